@@ -1,0 +1,26 @@
+//! Sekisho's domain: accounts and their passwords, sessions, and the stores behind them.
+//!
+//! - [`account`]: users, e-mail addresses, the SQL account store (SQLite or PostgreSQL).
+//! - [`password`]: argon2id hashing on a bounded pool of dedicated threads, so that a
+//!   sign-in storm never runs on (or stalls) the proxy's async workers.
+//! - [`session`]: session ids, records, validity rules, and the [`SessionStore`] trait
+//!   with its in-memory and Redis backends.
+//!
+//! Time is always passed in (see [`clock`]) so tests can fix it.
+
+pub mod account;
+pub mod clock;
+pub mod error;
+pub mod password;
+pub mod session;
+mod token;
+
+pub use account::{AccountStore, Email, NewUser, User};
+pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
+pub use error::{AuthError, StoreError};
+pub use password::{PasswordHash, PasswordHasher, PasswordInput};
+pub use session::{
+    AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
+    SessionService, SessionStore, SessionTimeouts,
+};
+pub use token::{constant_time_eq, random_token};

@@ -1,0 +1,19 @@
+//! Sekisho configuration.
+//!
+//! Owns the TOML file schema ([`schema`]), the environment overrides for secrets and
+//! store URLs, and the validated, typed [`Settings`] the rest of the gateway runs on.
+//! Errors name the file, the key path and (where the parser knows it) the line.
+//! Apart from reading the config file and `*_FILE` secrets, this crate does no I/O.
+
+mod error;
+mod load;
+mod model;
+pub mod schema;
+mod secret;
+mod values;
+
+pub use error::ConfigError;
+pub use load::{load_file, load_str, Env, ProcessEnv};
+pub use model::*;
+pub use secret::{redact_url, SecretBytes, SecretString};
+pub use values::{Action, HttpMethod, Lang};

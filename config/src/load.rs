@@ -1,0 +1,461 @@
+//! File → schema → validated [`Settings`], with environment overrides for secrets.
+use crate::error::ConfigError;
+use crate::model::*;
+use crate::schema::{FileConfig, RuleSection, SiteSection};
+use crate::secret::{SecretBytes, SecretString};
+use crate::values::Action;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Where environment overrides come from; tests pass a map instead of the process env.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load_file(path: &Path, env: &dyn Env) -> Result<Settings, ConfigError> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(&source, "", format!("cannot read the file: {e}")))?;
+    load_str(&text, &source, env)
+}
+
+/// Parses and validates config text; `source` names it in errors.
+pub fn load_str(text: &str, source: &str, env: &dyn Env) -> Result<Settings, ConfigError> {
+    let file = parse(text, source)?;
+    Validator { source, env }.settings(file)
+}
+
+fn parse(text: &str, source: &str) -> Result<FileConfig, ConfigError> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize::<_, FileConfig>(de).map_err(|err| {
+        let key = err.path().to_string();
+        let inner = err.into_inner();
+        let line = inner
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        ConfigError {
+            source: source.to_string(),
+            key: if key == "." { String::new() } else { key },
+            line,
+            message: inner.message().to_string(),
+        }
+    })
+}
+
+struct Validator<'a> {
+    source: &'a str,
+    env: &'a dyn Env,
+}
+
+type R<T> = Result<T, ConfigError>;
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.source, key, msg)
+    }
+
+    fn settings(&self, f: FileConfig) -> R<Settings> {
+        let listen = self.addr("server.listen", &f.server.listen)?;
+        let admin_listen = if f.server.admin_listen.is_empty() {
+            None
+        } else {
+            Some(self.addr("server.admin_listen", &f.server.admin_listen)?)
+        };
+        if f.server.threads == 0 || f.server.threads > 256 {
+            return Err(self.err("server.threads", "must be between 1 and 256"));
+        }
+        let server = ServerSettings {
+            listen,
+            admin_listen,
+            threads: f.server.threads,
+            dev_mode: f.server.dev_mode,
+            grace_period: f.server.grace_period.0,
+        };
+        let ui = self.ui(f.ui)?;
+        let session = self.session(f.session)?;
+        let cookie = self.cookie(f.cookie)?;
+        let database = self.database(f.database)?;
+        let password = self.password(f.password)?;
+        let headers = self.headers(f.headers)?;
+        let upstream = UpstreamSettings {
+            connect_timeout: f.upstream.connect_timeout.0,
+            read_timeout: f.upstream.read_timeout.0,
+            write_timeout: f.upstream.write_timeout.0,
+            idle_timeout: f.upstream.idle_timeout.0,
+        };
+        let sites = self.sites(f.sites)?;
+        let rules = f
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| self.rule(i, r))
+            .collect::<R<Vec<_>>>()?;
+        let secret_key = self.secret_key(f.secrets.key_file.as_deref())?;
+        Ok(Settings {
+            source: self.source.to_string(),
+            server,
+            ui,
+            session,
+            cookie,
+            database,
+            password,
+            headers,
+            trusted_proxies: f.network.trusted_proxies,
+            upstream,
+            sites,
+            policy: PolicySettings {
+                default: f.policy.default,
+                rules,
+            },
+            secret_key,
+        })
+    }
+
+    fn addr(&self, key: &str, value: &str) -> R<SocketAddr> {
+        value
+            .parse()
+            .map_err(|_| self.err(key, format!("`{value}` is not an address like 127.0.0.1:8080")))
+    }
+
+    fn ui(&self, u: crate::schema::UiSection) -> R<UiSettings> {
+        let p = &u.prefix;
+        let legal = p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
+        if !(p.starts_with('/') && p.ends_with('/') && p.len() > 2 && legal) || p.contains("//") {
+            return Err(self.err(
+                "ui.prefix",
+                format!("`{p}` must look like /_sekisho/ (starts and ends with /, letters, digits, _ - .)"),
+            ));
+        }
+        if !u.default_redirect.starts_with('/') || u.default_redirect.starts_with("//") {
+            return Err(self.err("ui.default_redirect", "must be a path starting with a single /"));
+        }
+        if !(1024..=10 * 1024 * 1024).contains(&u.max_body_bytes) {
+            return Err(self.err("ui.max_body_bytes", "must be between 1024 and 10485760"));
+        }
+        Ok(UiSettings {
+            prefix: u.prefix,
+            default_language: u.default_language,
+            default_redirect: u.default_redirect,
+            max_body_bytes: u.max_body_bytes,
+            title: u.title,
+        })
+    }
+
+    fn session(&self, s: crate::schema::SessionSection) -> R<SessionSettings> {
+        let store_value = self
+            .env_secret("SEKISHO_SESSION_STORE")?
+            .unwrap_or(s.store);
+        let store = if store_value == "memory" {
+            if s.memory_capacity == 0 {
+                return Err(self.err("session.memory_capacity", "must be at least 1"));
+            }
+            SessionStoreKind::Memory {
+                capacity: s.memory_capacity,
+            }
+        } else if ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|p| store_value.starts_with(p))
+        {
+            SessionStoreKind::Redis {
+                url: SecretString::new(store_value),
+            }
+        } else {
+            return Err(self.err(
+                "session.store",
+                "must be \"memory\" or a redis:// / rediss:// URL",
+            ));
+        };
+        if s.idle_timeout.0.is_zero() || s.lifetime.0.is_zero() {
+            return Err(self.err("session.idle_timeout", "timeouts must be longer than zero"));
+        }
+        if s.idle_timeout.0 > s.lifetime.0 {
+            return Err(self.err(
+                "session.idle_timeout",
+                "must not be longer than session.lifetime",
+            ));
+        }
+        if s.key_prefix.len() > 64 || s.key_prefix.chars().any(|c| c.is_whitespace()) {
+            return Err(self.err("session.key_prefix", "at most 64 characters, no spaces"));
+        }
+        Ok(SessionSettings {
+            store,
+            key_prefix: s.key_prefix,
+            idle_timeout: s.idle_timeout.0,
+            lifetime: s.lifetime.0,
+        })
+    }
+
+    fn cookie(&self, c: crate::schema::CookieSection) -> R<CookieSettings> {
+        if c.name.is_empty() || !c.name.bytes().all(is_token_byte) {
+            return Err(self.err("cookie.name", "must be a non-empty token (letters, digits, - _)"));
+        }
+        if c.name.starts_with("__") {
+            return Err(self.err(
+                "cookie.name",
+                "leave out __Host-/__Secure-: Sekisho adds the prefix itself",
+            ));
+        }
+        if let Some(d) = &c.domain {
+            if d.is_empty() || d.contains(['/', ' ', ':']) {
+                return Err(self.err("cookie.domain", format!("`{d}` is not a domain")));
+            }
+        }
+        Ok(CookieSettings {
+            name: c.name,
+            secure: c.secure,
+            domain: c.domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
+        })
+    }
+
+    fn database(&self, d: crate::schema::DatabaseSection) -> R<DatabaseSettings> {
+        let url = self.env_secret("SEKISHO_DATABASE_URL")?.unwrap_or(d.url);
+        let kind = if url.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DatabaseKind::Postgres
+        } else {
+            return Err(self.err(
+                "database.url",
+                "must start with sqlite: or postgres://",
+            ));
+        };
+        if d.max_connections == 0 {
+            return Err(self.err("database.max_connections", "must be at least 1"));
+        }
+        Ok(DatabaseSettings {
+            kind,
+            url: SecretString::new(url),
+            max_connections: d.max_connections,
+        })
+    }
+
+    fn password(&self, p: crate::schema::PasswordSection) -> R<PasswordSettings> {
+        if p.parallelism == 0 || p.parallelism > 16 {
+            return Err(self.err("password.parallelism", "must be between 1 and 16"));
+        }
+        if p.memory_kib < 8 * p.parallelism || p.memory_kib > 4 * 1024 * 1024 {
+            return Err(self.err(
+                "password.memory_kib",
+                "must be at least 8 × parallelism and at most 4194304",
+            ));
+        }
+        if p.iterations == 0 || p.iterations > 100 {
+            return Err(self.err("password.iterations", "must be between 1 and 100"));
+        }
+        if p.max_concurrent == 0 || p.max_concurrent > 64 {
+            return Err(self.err("password.max_concurrent", "must be between 1 and 64"));
+        }
+        if !(8..=128).contains(&p.min_length) {
+            return Err(self.err("password.min_length", "must be between 8 and 128"));
+        }
+        Ok(PasswordSettings {
+            memory_kib: p.memory_kib,
+            iterations: p.iterations,
+            parallelism: p.parallelism,
+            max_concurrent: p.max_concurrent,
+            queue: p.queue,
+            min_length: p.min_length,
+        })
+    }
+
+    fn headers(&self, h: crate::schema::HeadersSection) -> R<IdentityHeaderNames> {
+        let names = [
+            ("headers.user", &h.user),
+            ("headers.email", &h.email),
+            ("headers.groups", &h.groups),
+            ("headers.name", &h.name),
+        ];
+        const RESERVED: [&str; 8] = [
+            "host",
+            "cookie",
+            "connection",
+            "content-length",
+            "transfer-encoding",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+        ];
+        for (i, (key, name)) in names.iter().enumerate() {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return Err(self.err(*key, format!("`{name}` is not a valid header name")));
+            }
+            if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+                return Err(self.err(*key, format!("`{name}` is reserved")));
+            }
+            if names[..i].iter().any(|(_, n)| n.eq_ignore_ascii_case(name)) {
+                return Err(self.err(*key, format!("`{name}` is used twice")));
+            }
+        }
+        Ok(IdentityHeaderNames {
+            user: h.user,
+            email: h.email,
+            groups: h.groups,
+            name: h.name,
+        })
+    }
+
+    fn sites(&self, sites: Vec<SiteSection>) -> R<Vec<Site>> {
+        let mut out: Vec<Site> = Vec::with_capacity(sites.len());
+        for (i, s) in sites.into_iter().enumerate() {
+            let key = format!("sites[{i}].host");
+            let host = self.host_pattern(&key, &s.host)?;
+            if out.iter().any(|o| o.host == host) {
+                return Err(self.err(key, format!("`{host}` is configured twice")));
+            }
+            if s.upstreams.is_empty() {
+                return Err(self.err(format!("sites[{i}].upstreams"), "needs at least one host:port"));
+            }
+            for (j, u) in s.upstreams.iter().enumerate() {
+                let ok = u
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                if !ok || u.contains('/') {
+                    return Err(self.err(
+                        format!("sites[{i}].upstreams[{j}]"),
+                        format!("`{u}` must be host:port, e.g. 127.0.0.1:3000"),
+                    ));
+                }
+            }
+            if let Some(scheme) = &s.scheme {
+                if scheme != "http" && scheme != "https" {
+                    return Err(self.err(format!("sites[{i}].scheme"), "must be http or https"));
+                }
+            }
+            out.push(Site {
+                host,
+                upstreams: s.upstreams,
+                scheme: s.scheme,
+            });
+        }
+        Ok(out)
+    }
+
+    fn host_pattern(&self, key: &str, raw: &str) -> R<String> {
+        let host = raw.to_ascii_lowercase();
+        let bare = host.strip_prefix("*.").unwrap_or(&host);
+        let legal = !bare.is_empty()
+            && bare
+                .split('.')
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        if !legal {
+            return Err(self.err(
+                key,
+                format!("`{raw}` must be a host name such as app.example.com or *.example.com (no port)"),
+            ));
+        }
+        Ok(host)
+    }
+
+    fn rule(&self, i: usize, r: RuleSection) -> R<RuleSettings> {
+        let hosts = r
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(j, h)| self.host_pattern(&format!("rules[{i}].hosts[{j}]"), h))
+            .collect::<R<Vec<_>>>()?;
+        for (j, p) in r.paths.iter().enumerate() {
+            if p.is_empty() || !(p.starts_with('/') || p.starts_with("regex:")) {
+                return Err(self.err(
+                    format!("rules[{i}].paths[{j}]"),
+                    format!("`{p}` must start with / (prefix or glob) or regex:"),
+                ));
+            }
+        }
+        for (j, g) in r.groups.iter().enumerate() {
+            if g.trim().is_empty() || g.contains(',') {
+                return Err(self.err(format!("rules[{i}].groups[{j}]"), "group names are non-empty and have no commas"));
+            }
+        }
+        if let Some(age) = r.max_mfa_age {
+            if r.action != Action::TwoFactor {
+                return Err(self.err(format!("rules[{i}].max_mfa_age"), "only applies to action = \"two_factor\""));
+            }
+            if age.0.is_zero() {
+                return Err(self.err(format!("rules[{i}].max_mfa_age"), "must be longer than zero"));
+            }
+        }
+        Ok(RuleSettings {
+            name: r.name.unwrap_or_else(|| format!("rules[{i}]")),
+            index: i,
+            hosts,
+            paths: r.paths,
+            methods: r.methods,
+            networks: r.networks,
+            groups: r.groups.into_iter().map(|g| g.trim().to_string()).collect(),
+            users: r.users.iter().map(|u| u.trim().to_lowercase()).collect(),
+            action: r.action,
+            max_mfa_age: r.max_mfa_age.map(|d| d.0),
+            trusted_device: r.trusted_device.unwrap_or(true),
+        })
+    }
+
+    /// Reads `NAME` or the file named by `NAME_FILE`.
+    fn env_secret(&self, name: &str) -> R<Option<String>> {
+        if let Some(v) = self.env.var(name) {
+            return Ok(Some(v));
+        }
+        let file_var = format!("{name}_FILE");
+        match self.env.var(&file_var) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|s| Some(s.trim().to_string()))
+                .map_err(|e| ConfigError::new("<env>", file_var, format!("cannot read `{path}`: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    fn secret_key(&self, key_file: Option<&str>) -> R<Option<SecretBytes>> {
+        let (raw, key) = match self.env_secret("SEKISHO_SECRET_KEY")? {
+            Some(v) => (v, "SEKISHO_SECRET_KEY".to_string()),
+            None => match key_file {
+                Some(path) => (
+                    std::fs::read_to_string(path)
+                        .map_err(|e| self.err("secrets.key_file", format!("cannot read `{path}`: {e}")))?
+                        .trim()
+                        .to_string(),
+                    "secrets.key_file".to_string(),
+                ),
+                None => return Ok(None),
+            },
+        };
+        let bytes = decode_hex(&raw).unwrap_or_else(|| raw.into_bytes());
+        SecretBytes::new(bytes)
+            .map(Some)
+            .ok_or_else(|| self.err(key, "the key must be at least 32 bytes (or 64 hex digits)"))
+    }
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_".contains(&b)
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() < 64 || s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+use super::*;
+use std::collections::HashMap;
+
+fn env() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+fn err(text: &str) -> ConfigError {
+    load_str(text, "t.toml", &env()).expect_err("config should be rejected")
+}
+
+#[test]
+fn empty_file_gives_defaults() {
+    let s = load_str("", "t.toml", &env()).unwrap();
+    assert_eq!(s.ui.prefix, "/_sekisho/");
+    assert_eq!(s.headers.user, "Remote-User");
+    assert!(matches!(s.session.store, SessionStoreKind::Memory { capacity: 200_000 }));
+    assert_eq!(s.database.kind, DatabaseKind::Sqlite);
+    assert_eq!(s.password.memory_kib, 19456);
+    assert_eq!(s.policy.default, Action::Deny);
+}
+
+#[test]
+fn example_config_is_valid() {
+    let text = include_str!("../../../deploy/sekisho.example.toml");
+    let s = load_str(text, "example", &env()).unwrap();
+    assert_eq!(s.sites.len(), 1);
+    assert_eq!(s.policy.rules.len(), 5);
+    assert_eq!(s.policy.rules[1].max_mfa_age, Some(std::time::Duration::from_secs(900)));
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let e = err("[server]\nlisten = \"127.0.0.1:1\"\nlisten_typo = 3\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("listen_typo"), "{e}");
+    assert!(e.to_string().starts_with("t.toml:3"), "{e}");
+}
+
+#[test]
+fn bad_value_names_the_path() {
+    let e = err("[[rules]]\naction = \"bypass\"\n[[rules]]\naction = \"deny\"\nnetworks = [\"10.0.0.0/33\"]\n");
+    assert_eq!(e.key, "rules[1].networks[0]", "{e}");
+    assert_eq!(e.line, Some(5), "{e}");
+
+    let e = err("[[rules]]\naction = \"maybe\"\n");
+    assert!(e.key.starts_with("rules[0].action"), "{e}");
+    assert!(e.message.contains("unknown variant"), "{e}");
+
+    let e = err("[session]\nidle_timeout = \"soon\"\n");
+    assert_eq!(e.key, "session.idle_timeout");
+    assert!(e.message.contains("invalid duration"), "{e}");
+
+    let e = err("[[rules]]\naction = \"bypass\"\nmethods = [\"FETCH\"]\n");
+    assert!(e.message.contains("unknown HTTP method"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_the_key() {
+    assert_eq!(err("[server]\nlisten = \"nope\"\n").key, "server.listen");
+    assert_eq!(err("[ui]\nprefix = \"/x\"\n").key, "ui.prefix");
+    assert_eq!(err("[session]\nstore = \"mongodb://x\"\n").key, "session.store");
+    assert_eq!(
+        err("[session]\nidle_timeout = \"2h\"\nlifetime = \"1h\"\n").key,
+        "session.idle_timeout"
+    );
+    assert_eq!(err("[database]\nurl = \"mysql://x\"\n").key, "database.url");
+    assert_eq!(err("[headers]\nuser = \"Cookie\"\n").key, "headers.user");
+    assert_eq!(err("[headers]\nuser = \"X-A\"\nemail = \"x-a\"\n").key, "headers.email");
+    assert_eq!(err("[headers]\nname = \"Bad Name\"\n").key, "headers.name");
+    assert_eq!(err("[cookie]\nname = \"__Host-x\"\n").key, "cookie.name");
+    assert_eq!(err("[[sites]]\nhost = \"a.com:80\"\nupstreams = [\"x:1\"]\n").key, "sites[0].host");
+    assert_eq!(err("[[sites]]\nhost = \"a.com\"\nupstreams = [\"x\"]\n").key, "sites[0].upstreams[0]");
+    assert_eq!(err("[[sites]]\nhost = \"a.com\"\nupstreams = []\n").key, "sites[0].upstreams");
+    assert_eq!(
+        err("[[sites]]\nhost = \"a.com\"\nupstreams = [\"x:1\"]\n[[sites]]\nhost = \"A.com\"\nupstreams = [\"x:1\"]\n").key,
+        "sites[1].host"
+    );
+    assert_eq!(err("[[rules]]\naction = \"bypass\"\npaths = [\"admin\"]\n").key, "rules[0].paths[0]");
+    assert_eq!(
+        err("[[rules]]\naction = \"one_factor\"\nmax_mfa_age = \"5m\"\n").key,
+        "rules[0].max_mfa_age"
+    );
+    assert_eq!(err("[password]\nparallelism = 0\n").key, "password.parallelism");
+    assert_eq!(err("[ui]\nmax_body_bytes = 10\n").key, "ui.max_body_bytes");
+}
+
+#[test]
+fn syntax_error_has_line() {
+    let e = err("[server]\nlisten = \n");
+    assert_eq!(e.line, Some(2), "{e}");
+}
+
+#[test]
+fn env_overrides_store_urls_and_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("key");
+    std::fs::write(&key_path, format!("{}\n", "ab".repeat(32))).unwrap();
+    let mut env = HashMap::new();
+    env.insert("SEKISHO_SESSION_STORE".to_string(), "redis://:pw@127.0.0.1:1/0".to_string());
+    env.insert("SEKISHO_DATABASE_URL".to_string(), "postgres://u:pw@localhost/db".to_string());
+    env.insert("SEKISHO_SECRET_KEY_FILE".to_string(), key_path.display().to_string());
+    let s = load_str("", "t", &env).unwrap();
+    assert!(matches!(&s.session.store, SessionStoreKind::Redis { url } if url.expose().ends_with("/0")));
+    assert_eq!(s.database.kind, DatabaseKind::Postgres);
+    assert_eq!(s.secret_key.as_ref().unwrap().expose(), &[0xab; 32][..]);
+    // Nothing secret shows up when settings are printed.
+    let printed = format!("{s:?}");
+    assert!(!printed.contains("pw@"), "{printed}");
+    assert!(!printed.contains("abab"), "{printed}");
+
+    let mut short = HashMap::new();
+    short.insert("SEKISHO_SECRET_KEY".to_string(), "too-short".to_string());
+    let e = load_str("", "t", &short).unwrap_err();
+    assert_eq!(e.key, "SEKISHO_SECRET_KEY");
+
+    let mut missing = HashMap::new();
+    missing.insert("SEKISHO_SECRET_KEY_FILE".to_string(), "/nonexistent/key".to_string());
+    let e = load_str("", "t", &missing).unwrap_err();
+    assert_eq!(e.key, "SEKISHO_SECRET_KEY_FILE");
+}
+
+#[test]
+fn rule_defaults_and_normalisation() {
+    let s = load_str(
+        "[[rules]]\nhosts = [\"App.Example.com\", \"*.Example.org\"]\nusers = [\" Bob@Example.com \"]\naction = \"one_factor\"\n",
+        "t",
+        &env(),
+    )
+    .unwrap();
+    let r = &s.policy.rules[0];
+    assert_eq!(r.name, "rules[0]");
+    assert_eq!(r.hosts, vec!["app.example.com", "*.example.org"]);
+    assert_eq!(r.users, vec!["bob@example.com"]);
+    assert!(r.trusted_device);
+}
+
+#[test]
+fn host_patterns() {
+    assert!(host_pattern_matches("app.example.com", "APP.example.com"));
+    assert!(!host_pattern_matches("app.example.com", "xapp.example.com"));
+    assert!(host_pattern_matches("*.example.com", "a.example.com"));
+    assert!(host_pattern_matches("*.example.com", "a.b.Example.com"));
+    assert!(!host_pattern_matches("*.example.com", "example.com"));
+    assert!(!host_pattern_matches("*.example.com", "aexample.com"));
+}
+
+#[test]
+fn cookie_security_follows_listener() {
+    let c = load_str("", "t", &env()).unwrap().cookie;
+    let lo: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    let public: SocketAddr = "0.0.0.0:1".parse().unwrap();
+    assert!(!c.is_secure(&lo, false));
+    assert!(c.is_secure(&public, false));
+    assert!(!c.is_secure(&public, true));
+    assert_eq!(c.wire_name(true), "__Host-sekisho_session");
+    assert_eq!(c.wire_name(false), "sekisho_session");
+}

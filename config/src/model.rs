@@ -1,0 +1,186 @@
+//! The validated settings. Everything here has been checked: addresses parse, durations
+//! are consistent, names are legal. Other crates take these types, never the schema.
+use crate::secret::{SecretBytes, SecretString};
+use crate::values::{Action, HttpMethod, Lang};
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use crate::schema::CookieSecure;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the settings came from, for messages.
+    pub source: String,
+    pub server: ServerSettings,
+    pub ui: UiSettings,
+    pub session: SessionSettings,
+    pub cookie: CookieSettings,
+    pub database: DatabaseSettings,
+    pub password: PasswordSettings,
+    pub headers: IdentityHeaderNames,
+    pub trusted_proxies: Vec<IpNet>,
+    pub upstream: UpstreamSettings,
+    pub sites: Vec<Site>,
+    pub policy: PolicySettings,
+    /// Server key for CSRF tokens and other MACs. `None` means a random per-process key.
+    pub secret_key: Option<SecretBytes>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub admin_listen: Option<SocketAddr>,
+    pub threads: usize,
+    pub dev_mode: bool,
+    pub grace_period: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    /// Starts and ends with `/`, e.g. `/_sekisho/`.
+    pub prefix: String,
+    pub default_language: Lang,
+    pub default_redirect: String,
+    pub max_body_bytes: usize,
+    pub title: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum SessionStoreKind {
+    Memory { capacity: usize },
+    Redis { url: SecretString },
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub store: SessionStoreKind,
+    pub key_prefix: String,
+    pub idle_timeout: Duration,
+    pub lifetime: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    pub name: String,
+    pub secure: CookieSecure,
+    pub domain: Option<String>,
+}
+
+impl CookieSettings {
+    /// Whether cookies get the `Secure` attribute for a given proxy listener.
+    pub fn is_secure(&self, listen: &SocketAddr, dev_mode: bool) -> bool {
+        match self.secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            // No TLS listener exists yet, so a plain-HTTP listener is only trusted
+            // without `Secure` where traffic cannot leave the machine or in dev mode.
+            CookieSecure::Auto => !(listen.ip().is_loopback() || dev_mode),
+        }
+    }
+
+    /// The cookie name on the wire: `__Host-` is added when the browser will accept it.
+    pub fn wire_name(&self, secure: bool) -> String {
+        if secure && self.domain.is_none() {
+            format!("__Host-{}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub kind: DatabaseKind,
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_concurrent: usize,
+    pub queue: usize,
+    pub min_length: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaderNames {
+    pub user: String,
+    pub email: String,
+    pub groups: String,
+    pub name: String,
+}
+
+impl IdentityHeaderNames {
+    pub fn all(&self) -> [&str; 4] {
+        [&self.user, &self.email, &self.groups, &self.name]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamSettings {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// Lower-case host name without port, or `*.suffix`.
+    pub host: String,
+    /// `host:port` of each upstream server.
+    pub upstreams: Vec<String>,
+    pub scheme: Option<String>,
+}
+
+impl Site {
+    pub fn matches(&self, host: &str) -> bool {
+        host_pattern_matches(&self.host, host)
+    }
+}
+
+/// `pattern` is an exact lower-case host or `*.suffix`; `host` may be any case.
+pub fn host_pattern_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            host.len() > suffix.len() + 1
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        }
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    pub default: Action,
+    pub rules: Vec<RuleSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleSettings {
+    /// Given name, or `rules[N]`.
+    pub name: String,
+    /// Index in the file, for messages.
+    pub index: usize,
+    pub hosts: Vec<String>,
+    pub paths: Vec<String>,
+    pub methods: Vec<HttpMethod>,
+    pub networks: Vec<IpNet>,
+    pub groups: Vec<String>,
+    /// Lower-case e-mail addresses.
+    pub users: Vec<String>,
+    pub action: Action,
+    pub max_mfa_age: Option<Duration>,
+    pub trusted_device: bool,
+}

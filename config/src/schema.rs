@@ -1,0 +1,420 @@
+//! The TOML file as written by operators. Every table rejects unknown keys; defaults
+//! live here so that an empty file is a valid (if useless) configuration.
+use crate::values::{Action, HttpMethod, HumanDuration, Lang};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub ui: UiSection,
+    #[serde(default)]
+    pub session: SessionSection,
+    #[serde(default)]
+    pub cookie: CookieSection,
+    #[serde(default)]
+    pub database: DatabaseSection,
+    #[serde(default)]
+    pub password: PasswordSection,
+    #[serde(default)]
+    pub headers: HeadersSection,
+    #[serde(default)]
+    pub network: NetworkSection,
+    #[serde(default)]
+    pub upstream: UpstreamSection,
+    #[serde(default)]
+    pub secrets: SecretsSection,
+    #[serde(default)]
+    pub sites: Vec<SiteSection>,
+    #[serde(default)]
+    pub policy: PolicySection,
+    #[serde(default)]
+    pub rules: Vec<RuleSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Metrics and health; `""` disables it.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: String,
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Allows cookies without `Secure` on plain-HTTP listeners that are not loopback.
+    #[serde(default)]
+    pub dev_mode: bool,
+    #[serde(default = "default_grace")]
+    pub grace_period: HumanDuration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            admin_listen: default_admin_listen(),
+            threads: default_threads(),
+            dev_mode: false,
+            grace_period: default_grace(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_admin_listen() -> String {
+    "127.0.0.1:9090".into()
+}
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+fn default_grace() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSection {
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    #[serde(default)]
+    pub default_language: Lang,
+    /// Where sign-in lands when no `rd` was given.
+    #[serde(default = "default_redirect")]
+    pub default_redirect: String,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    #[serde(default = "default_title")]
+    pub title: String,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        Self {
+            prefix: default_prefix(),
+            default_language: Lang::En,
+            default_redirect: default_redirect(),
+            max_body_bytes: default_max_body(),
+            title: default_title(),
+        }
+    }
+}
+
+fn default_prefix() -> String {
+    "/_sekisho/".into()
+}
+fn default_redirect() -> String {
+    "/".into()
+}
+fn default_max_body() -> usize {
+    64 * 1024
+}
+fn default_title() -> String {
+    "Sekisho".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    /// `memory` or a `redis://` / `rediss://` URL.
+    #[serde(default = "default_store")]
+    pub store: String,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    #[serde(default = "default_capacity")]
+    pub memory_capacity: usize,
+    #[serde(default = "default_idle")]
+    pub idle_timeout: HumanDuration,
+    #[serde(default = "default_lifetime")]
+    pub lifetime: HumanDuration,
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        Self {
+            store: default_store(),
+            key_prefix: default_key_prefix(),
+            memory_capacity: default_capacity(),
+            idle_timeout: default_idle(),
+            lifetime: default_lifetime(),
+        }
+    }
+}
+
+fn default_store() -> String {
+    "memory".into()
+}
+fn default_key_prefix() -> String {
+    "sekisho:".into()
+}
+fn default_capacity() -> usize {
+    200_000
+}
+fn default_idle() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 60))
+}
+fn default_lifetime() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(12 * 3600))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecure {
+    /// `Secure` unless the proxy listener is plain HTTP on loopback or dev mode is on.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieSection {
+    #[serde(default = "default_cookie_name")]
+    pub name: String,
+    #[serde(default)]
+    pub secure: CookieSecure,
+    /// Share the cookie with subdomains; disables the `__Host-` prefix.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+impl Default for CookieSection {
+    fn default() -> Self {
+        Self {
+            name: default_cookie_name(),
+            secure: CookieSecure::Auto,
+            domain: None,
+        }
+    }
+}
+
+fn default_cookie_name() -> String {
+    "sekisho_session".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `sqlite://path.db` or `postgres://…`.
+    #[serde(default = "default_db_url")]
+    pub url: String,
+    #[serde(default = "default_db_conns")]
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            url: default_db_url(),
+            max_connections: default_db_conns(),
+        }
+    }
+}
+
+fn default_db_url() -> String {
+    "sqlite://sekisho.db".into()
+}
+fn default_db_conns() -> u32 {
+    8
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSection {
+    #[serde(default = "default_m")]
+    pub memory_kib: u32,
+    #[serde(default = "default_t")]
+    pub iterations: u32,
+    #[serde(default = "default_p")]
+    pub parallelism: u32,
+    /// Hashes computed at once; each uses `memory_kib` of RAM and one core.
+    #[serde(default = "default_hash_workers")]
+    pub max_concurrent: usize,
+    /// Hash requests allowed to wait; beyond this sign-in answers "busy".
+    #[serde(default = "default_hash_queue")]
+    pub queue: usize,
+    #[serde(default = "default_min_len")]
+    pub min_length: usize,
+}
+
+impl Default for PasswordSection {
+    fn default() -> Self {
+        Self {
+            memory_kib: default_m(),
+            iterations: default_t(),
+            parallelism: default_p(),
+            max_concurrent: default_hash_workers(),
+            queue: default_hash_queue(),
+            min_length: default_min_len(),
+        }
+    }
+}
+
+fn default_m() -> u32 {
+    19456
+}
+fn default_t() -> u32 {
+    2
+}
+fn default_p() -> u32 {
+    1
+}
+fn default_hash_workers() -> usize {
+    1
+}
+fn default_hash_queue() -> usize {
+    256
+}
+fn default_min_len() -> usize {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadersSection {
+    #[serde(default = "h_user")]
+    pub user: String,
+    #[serde(default = "h_email")]
+    pub email: String,
+    #[serde(default = "h_groups")]
+    pub groups: String,
+    #[serde(default = "h_name")]
+    pub name: String,
+}
+
+impl Default for HeadersSection {
+    fn default() -> Self {
+        Self {
+            user: h_user(),
+            email: h_email(),
+            groups: h_groups(),
+            name: h_name(),
+        }
+    }
+}
+
+fn h_user() -> String {
+    "Remote-User".into()
+}
+fn h_email() -> String {
+    "Remote-Email".into()
+}
+fn h_groups() -> String {
+    "Remote-Groups".into()
+}
+fn h_name() -> String {
+    "Remote-Name".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Peers whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    #[serde(default = "d_connect")]
+    pub connect_timeout: HumanDuration,
+    #[serde(default = "d_read")]
+    pub read_timeout: HumanDuration,
+    #[serde(default = "d_read")]
+    pub write_timeout: HumanDuration,
+    #[serde(default = "d_idle")]
+    pub idle_timeout: HumanDuration,
+}
+
+impl Default for UpstreamSection {
+    fn default() -> Self {
+        Self {
+            connect_timeout: d_connect(),
+            read_timeout: d_read(),
+            write_timeout: d_read(),
+            idle_timeout: d_idle(),
+        }
+    }
+}
+
+fn d_connect() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(5))
+}
+fn d_read() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+fn d_idle() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSection {
+    /// File holding the server key (≥ 32 bytes; hex, base64 or raw). The environment
+    /// variables `SEKISHO_SECRET_KEY` / `SEKISHO_SECRET_KEY_FILE` take precedence.
+    #[serde(default)]
+    pub key_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub host: String,
+    pub upstreams: Vec<String>,
+    /// Scheme users reach the site with, for building `rd` URLs (`http` or `https`).
+    #[serde(default)]
+    pub scheme: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Decision when no rule matches.
+    #[serde(default = "default_action")]
+    pub default: Action,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        Self {
+            default: default_action(),
+        }
+    }
+}
+
+fn default_action() -> Action {
+    Action::Deny
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSection {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub methods: Vec<HttpMethod>,
+    #[serde(default)]
+    pub networks: Vec<IpNet>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+    pub action: Action,
+    /// Step-up: MFA older than this is asked again (enforced with the MFA factors).
+    #[serde(default)]
+    pub max_mfa_age: Option<HumanDuration>,
+    /// May a remembered browser skip MFA here.
+    #[serde(default)]
+    pub trusted_device: Option<bool>,
+}

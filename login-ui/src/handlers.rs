@@ -1,0 +1,429 @@
+//! The request handlers behind [`crate::router`].
+use crate::csrf;
+use crate::form::Form;
+use crate::i18n::{self, LANG_COOKIE};
+use crate::pages::{self, AccountPage, ErrorKind, LoginPage, LogoutPage, PageChrome, SignedOutPage};
+use crate::redirect::safe_target;
+use crate::{ClientInfo, UiContext};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use cookie::{Cookie, SameSite};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use sekisho_auth::{AuthError, AuthLevel, Email, PasswordInput, Session, SessionKey};
+use sekisho_auth::session::SessionSubject;
+use sekisho_config::Lang;
+use std::sync::Arc;
+
+type Ctx = State<Arc<UiContext>>;
+
+/// What every handler needs to know about the request.
+struct Req {
+    headers: HeaderMap,
+    uri: Uri,
+    client: Option<ClientInfo>,
+    lang: Lang,
+}
+
+impl Req {
+    fn new(ctx: &UiContext, headers: HeaderMap, uri: Uri, client: Option<ClientInfo>) -> Self {
+        let lang = i18n::negotiate(&headers, ctx.config.default_lang);
+        Self {
+            headers,
+            uri,
+            client,
+            lang,
+        }
+    }
+
+    fn here(&self) -> &str {
+        self.uri.path_and_query().map_or("/", |pq| pq.as_str())
+    }
+
+    fn chrome(&self, ctx: &UiContext) -> PageChrome {
+        PageChrome::new(self.lang, &ctx.config.product, &ctx.config.prefix, self.here())
+    }
+
+    fn request_id(&self) -> String {
+        self.client
+            .as_ref()
+            .map_or_else(|| sekisho_auth::random_token(9), |c| c.request_id.clone())
+    }
+
+    fn scheme<'a>(&'a self, ctx: &'a UiContext) -> &'a str {
+        self.client.as_ref().map_or(ctx.config.scheme, |c| c.scheme)
+    }
+
+    fn host(&self) -> &str {
+        self.headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("")
+    }
+
+    fn query(&self) -> Result<Form, ()> {
+        Form::parse(self.uri.query().unwrap_or("").as_bytes()).map_err(|_| ())
+    }
+
+    fn session_key(&self, ctx: &UiContext) -> Option<SessionKey> {
+        crate::cookies::find(&self.headers, &ctx.config.session_cookie).and_then(SessionKey::from_cookie)
+    }
+
+    fn error(&self, ctx: &UiContext, kind: ErrorKind) -> Response {
+        let id = self.request_id();
+        ctx.error_response(kind, &self.headers, self.here(), &id).into_response()
+    }
+}
+
+impl Req {
+    fn from_parts(ctx: &UiContext, parts: http::request::Parts) -> Self {
+        let client = parts.extensions.get::<ClientInfo>().cloned();
+        Self::new(ctx, parts.headers, parts.uri, client)
+    }
+}
+
+/// Splits a request and reads its body within the configured cap.
+async fn read(ctx: &UiContext, req: Request) -> Result<(Req, Bytes), Response> {
+    let (parts, body) = req.into_parts();
+    let r = Req::from_parts(ctx, parts);
+    match axum::body::to_bytes(body, ctx.config.max_body_bytes).await {
+        Ok(bytes) => Ok((r, bytes)),
+        Err(_) => Err(r.error(ctx, ErrorKind::PayloadTooLarge)),
+    }
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    resp
+}
+
+fn see_other(location: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp
+}
+
+fn add_cookie(resp: &mut Response, cookie: &Cookie<'_>) {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+}
+
+fn base_cookie<'c>(ctx: &UiContext, name: &str, value: String) -> Cookie<'c> {
+    let mut c = Cookie::build((name.to_string(), value))
+        .http_only(true)
+        .secure(ctx.config.cookie_secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build();
+    if let Some(d) = &ctx.config.cookie_domain {
+        c.set_domain(d.clone());
+    }
+    c
+}
+
+/// The CSRF nonce from the cookie, or a new one to set.
+fn csrf_nonce(ctx: &UiContext, r: &Req) -> (String, Option<Cookie<'static>>) {
+    match crate::cookies::find(&r.headers, &ctx.config.csrf_cookie) {
+        Some(n) if n.len() >= 20 && n.len() <= 64 => (n.to_string(), None),
+        _ => {
+            let n = sekisho_auth::random_token(32);
+            let c = base_cookie(ctx, &ctx.config.csrf_cookie, n.clone());
+            (n.clone(), Some(c))
+        }
+    }
+}
+
+/// Origin and CSRF token checks for a posted form.
+fn check_form(ctx: &UiContext, r: &Req, form: &Form) -> Result<(), ErrorKind> {
+    if !csrf::same_origin(&r.headers, r.scheme(ctx), r.host()) {
+        return Err(ErrorKind::CrossSite);
+    }
+    let nonce = crate::cookies::find(&r.headers, &ctx.config.csrf_cookie);
+    if csrf::verify(ctx.csrf_key(), nonce, form.get("csrf")) {
+        Ok(())
+    } else {
+        Err(ErrorKind::CrossSite)
+    }
+}
+
+async fn current_session(ctx: &UiContext, r: &Req) -> Result<Option<(SessionKey, Arc<Session>)>, Response> {
+    let Some(key) = r.session_key(ctx) else {
+        return Ok(None);
+    };
+    match ctx.sessions.resolve(&key).await {
+        Ok(s) => Ok(s.map(|s| (key, s))),
+        Err(e) => {
+            tracing::warn!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            Err(r.error(ctx, ErrorKind::Unavailable))
+        }
+    }
+}
+
+fn rd_or_default(ctx: &UiContext, rd: Option<&str>) -> String {
+    rd.and_then(|rd| safe_target(rd, &ctx.config.sites))
+        .unwrap_or_else(|| ctx.config.default_redirect.clone())
+}
+
+fn login_page(ctx: &UiContext, r: &Req, rd: &str, email: &str, error: Option<&'static str>, status: StatusCode) -> Response {
+    let (nonce, new_cookie) = csrf_nonce(ctx, r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let body = pages::render(&LoginPage {
+        page: r.chrome(ctx),
+        csrf: &token,
+        rd,
+        email,
+        error,
+    });
+    let mut resp = html(status, body);
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
+fn account_page(ctx: &UiContext, r: &Req, session: &Session, continue_to: &str) -> Response {
+    let (nonce, new_cookie) = csrf_nonce(ctx, r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let t = i18n::texts(r.lang);
+    let since = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(session.created_at.max(0) as u64),
+    )
+    .to_string();
+    let body = pages::render(&AccountPage {
+        page: r.chrome(ctx),
+        display_name: &session.display_name,
+        email: &session.email,
+        groups: session.groups.join(", "),
+        level: match session.level {
+            AuthLevel::Password => t.level_password,
+            AuthLevel::Mfa => t.level_mfa,
+        },
+        since,
+        continue_to,
+        csrf: &token,
+    });
+    let mut resp = html(StatusCode::OK, body);
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
+/// `GET {prefix}`: who am I.
+pub async fn account(State(ctx): Ctx, req: Request) -> Response {
+    let (r, _) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    match current_session(&ctx, &r).await {
+        Ok(Some((_, s))) => account_page(&ctx, &r, &s, &ctx.config.default_redirect),
+        Ok(None) => see_other(&format!("{}login", ctx.config.prefix)),
+        Err(resp) => resp,
+    }
+}
+
+/// `GET {prefix without slash}`.
+pub async fn to_prefix(State(ctx): Ctx) -> Response {
+    see_other(&ctx.config.prefix)
+}
+
+/// `GET {prefix}login?rd=…`
+pub async fn login_form(State(ctx): Ctx, req: Request) -> Response {
+    let (r, _) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(query) = r.query() else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    let rd = rd_or_default(&ctx, query.get("rd"));
+    match current_session(&ctx, &r).await {
+        // Already signed in: no automatic redirect (that could loop), offer to continue.
+        Ok(Some((_, s))) => account_page(&ctx, &r, &s, &rd),
+        Ok(None) => login_page(&ctx, &r, &rd, "", None, StatusCode::OK),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST {prefix}login`: check the password, start a fresh session, go to `rd`.
+pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
+    let (r, body) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(form) = Form::parse(&body) else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    let rd = rd_or_default(&ctx, form.get("rd"));
+    let t = i18n::texts(r.lang);
+    let email_raw = form.get("email").unwrap_or("").trim();
+    if let Err(kind) = check_form(&ctx, &r, &form) {
+        tracing::info!(request_id = %r.request_id(), reason = ?kind, "sign-in form refused");
+        if kind == ErrorKind::CrossSite && csrf::same_origin(&r.headers, r.scheme(&ctx), r.host()) {
+            // Same origin but a stale or missing token: offer the form again.
+            return login_page(&ctx, &r, &rd, email_raw, Some(t.form_expired), StatusCode::FORBIDDEN);
+        }
+        return r.error(&ctx, kind);
+    }
+    let password = PasswordInput::new(form.get("password").unwrap_or("").to_string());
+    if email_raw.is_empty() || password.expose().is_empty() {
+        return login_page(&ctx, &r, &rd, email_raw, Some(t.email_required), StatusCode::BAD_REQUEST);
+    }
+    let user = match Email::parse(email_raw) {
+        Ok(email) => match ctx.accounts.find_by_email(&email).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, request_id = %r.request_id(), "account lookup failed");
+                return r.error(&ctx, ErrorKind::Unavailable);
+            }
+        },
+        Err(_) => None,
+    };
+    // Unknown, disabled and password-less accounts still pay for a full verification.
+    let hash = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.as_ref());
+    let verified = match ctx.hasher.verify(password, hash).await {
+        Ok(v) => v,
+        Err(AuthError::HasherBusy) => return r.error(&ctx, ErrorKind::Busy),
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "password verification failed");
+            return r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    let user = match (verified, user) {
+        (true, Some(u)) => u,
+        _ => {
+            tracing::info!(request_id = %r.request_id(), reason = "invalid_password", "sign-in failed");
+            return login_page(&ctx, &r, &rd, email_raw, Some(t.bad_credentials), StatusCode::UNAUTHORIZED);
+        }
+    };
+    // Rotate: whatever session this browser had ends now.
+    if let Some(old) = r.session_key(&ctx) {
+        if let Err(e) = ctx.sessions.end(&old).await {
+            tracing::warn!(error = %e, "could not end the previous session");
+        }
+    }
+    let ip = r.client.as_ref().map(|c| c.ip.to_string());
+    let ua = r.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let who = SessionSubject {
+        user_id: &user.id,
+        email: user.email.as_str(),
+        display_name: &user.display_name,
+        groups: &user.groups,
+        credential_version: user.credential_version,
+    };
+    let (id, _) = match ctx.sessions.start(who, AuthLevel::Password, ip, ua).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            return r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    if let Err(e) = ctx.accounts.record_sign_in(&user.id, ctx.sessions.clock().now()).await {
+        tracing::warn!(error = %e, "could not record the sign-in time");
+    }
+    tracing::info!(request_id = %r.request_id(), user = %user.id, "signed in");
+    let mut resp = see_other(&rd);
+    add_cookie(&mut resp, &base_cookie(&ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()));
+    resp
+}
+
+/// `GET {prefix}logout`: a confirmation form (sign-out is a POST, so links cannot do it).
+pub async fn logout_form(State(ctx): Ctx, req: Request) -> Response {
+    let (r, _) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let (nonce, new_cookie) = csrf_nonce(&ctx, &r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let mut resp = html(
+        StatusCode::OK,
+        pages::render(&LogoutPage {
+            page: r.chrome(&ctx),
+            csrf: &token,
+        }),
+    );
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
+/// `POST {prefix}logout`: ends the session in the store and clears the cookie.
+pub async fn logout_submit(State(ctx): Ctx, req: Request) -> Response {
+    let (r, body) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(form) = Form::parse(&body) else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    if let Err(kind) = check_form(&ctx, &r, &form) {
+        return r.error(&ctx, kind);
+    }
+    if let Some(key) = r.session_key(&ctx) {
+        if let Err(e) = ctx.sessions.end(&key).await {
+            tracing::error!(error = %e, request_id = %r.request_id(), "sign-out failed");
+            return r.error(&ctx, ErrorKind::Unavailable);
+        }
+    }
+    let mut resp = html(
+        StatusCode::OK,
+        pages::render(&SignedOutPage { page: r.chrome(&ctx) }),
+    );
+    let mut gone = base_cookie(&ctx, &ctx.config.session_cookie, String::new());
+    gone.make_removal();
+    add_cookie(&mut resp, &gone);
+    resp
+}
+
+/// `GET {prefix}lang?to=ja&back=/path`: remembers the choice and returns to the page.
+pub async fn switch_language(State(ctx): Ctx, req: Request) -> Response {
+    let (r, _) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(q) = r.query() else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    let Some(lang) = q.get("to").and_then(Lang::from_tag) else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    // Only a path on this host: the switcher must not become an open redirect.
+    let back = q
+        .get("back")
+        .filter(|b| b.starts_with('/'))
+        .and_then(|b| safe_target(b, &[]))
+        .unwrap_or_else(|| format!("{}login", ctx.config.prefix));
+    let mut resp = see_other(&back);
+    let mut c = base_cookie(&ctx, LANG_COOKIE, lang.code().to_string());
+    c.set_max_age(cookie::time::Duration::days(365));
+    add_cookie(&mut resp, &c);
+    resp
+}
+
+/// `GET {prefix}static/sekisho.css`
+pub async fn stylesheet() -> Response {
+    let mut resp = include_str!("../static/sekisho.css").into_response();
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    resp
+}
+
+pub async fn not_found(State(ctx): Ctx, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    Req::from_parts(&ctx, parts).error(&ctx, ErrorKind::NotFound)
+}
+
+/// Adds the security headers to every response of the router.
+pub async fn secure_headers(State(ctx): Ctx, mut resp: Response) -> Response {
+    pages::apply_security_headers(resp.headers_mut(), ctx.csp());
+    resp
+}

@@ -1,0 +1,178 @@
+//! Sekisho's hosted pages: sign-in, sign-out, the "signed in as" page, the language
+//! switcher, the stylesheet, and the error pages the gateway shows.
+//!
+//! [`router`] builds an axum `Router` that the gateway calls in-process (tower
+//! `oneshot`) for every path under the UI prefix. Handlers get the client's address,
+//! scheme and request id from a [`ClientInfo`] request extension set by the gateway.
+//! Every response carries CSP, `frame-ancestors 'none'`, `Referrer-Policy` and
+//! `Cache-Control: no-store`; every form carries a CSRF token and has its `Origin`
+//! checked.
+
+pub mod cookies;
+pub mod csrf;
+pub mod form;
+mod handlers;
+pub mod i18n;
+pub mod pages;
+pub mod redirect;
+
+use axum::routing::get;
+use axum::Router;
+use http::{HeaderMap, HeaderValue};
+use sekisho_auth::{AccountStore, PasswordHasher, SessionService};
+use sekisho_config::{Lang, Settings, Site};
+use std::net::IpAddr;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+pub use pages::ErrorKind;
+
+/// Per-request facts the gateway knows and the pages need.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: IpAddr,
+    /// `http` or `https`, as the browser sees this gateway.
+    pub scheme: &'static str,
+    /// Shown on error pages and written to the logs, so users can quote it.
+    pub request_id: String,
+}
+
+/// UI settings derived from the validated config.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    pub prefix: String,
+    pub product: String,
+    pub default_lang: Lang,
+    pub default_redirect: String,
+    pub max_body_bytes: usize,
+    /// Hosts `rd` may point at.
+    pub sites: Vec<Site>,
+    /// Cookie names on the wire (with `__Host-` when secure).
+    pub session_cookie: String,
+    pub csrf_cookie: String,
+    pub cookie_secure: bool,
+    pub cookie_domain: Option<String>,
+    pub scheme: &'static str,
+}
+
+impl UiConfig {
+    pub fn from_settings(s: &Settings) -> Self {
+        let secure = s.cookie.is_secure(&s.server.listen, s.server.dev_mode);
+        let csrf_name = if secure && s.cookie.domain.is_none() {
+            format!("__Host-{}", csrf::CSRF_COOKIE)
+        } else {
+            csrf::CSRF_COOKIE.to_string()
+        };
+        Self {
+            prefix: s.ui.prefix.clone(),
+            product: s.ui.title.clone(),
+            default_lang: s.ui.default_language,
+            default_redirect: s.ui.default_redirect.clone(),
+            max_body_bytes: s.ui.max_body_bytes,
+            sites: s.sites.clone(),
+            session_cookie: s.cookie.wire_name(secure),
+            csrf_cookie: csrf_name,
+            cookie_secure: secure,
+            cookie_domain: s.cookie.domain.clone(),
+            scheme: if secure { "https" } else { "http" },
+        }
+    }
+}
+
+/// Everything the hosted pages need, shared by every request.
+pub struct UiContext {
+    pub config: UiConfig,
+    pub accounts: AccountStore,
+    pub sessions: Arc<SessionService>,
+    pub hasher: Arc<PasswordHasher>,
+    csrf_key: Zeroizing<Vec<u8>>,
+    csp: HeaderValue,
+}
+
+impl std::fmt::Debug for UiContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UiContext")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UiContext {
+    pub fn new(
+        config: UiConfig,
+        accounts: AccountStore,
+        sessions: Arc<SessionService>,
+        hasher: Arc<PasswordHasher>,
+        csrf_key: &[u8],
+    ) -> Self {
+        let targets: Vec<String> = config
+            .sites
+            .iter()
+            .flat_map(|s| {
+                let host = s.host.clone();
+                ["http", "https"].map(|scheme| format!("{scheme}://{host}"))
+            })
+            .collect();
+        Self {
+            csp: pages::content_security_policy(&targets),
+            config,
+            accounts,
+            sessions,
+            hasher,
+            csrf_key: Zeroizing::new(csrf_key.to_vec()),
+        }
+    }
+
+    pub(crate) fn csrf_key(&self) -> &[u8] {
+        &self.csrf_key
+    }
+
+    pub fn csp(&self) -> &HeaderValue {
+        &self.csp
+    }
+
+    /// A complete error response (page, status, security headers) in the visitor's
+    /// language; the gateway uses it for 403/404/413/502/503 answers.
+    pub fn error_response(
+        &self,
+        kind: ErrorKind,
+        request_headers: &HeaderMap,
+        here: &str,
+        request_id: &str,
+    ) -> http::Response<String> {
+        let lang = i18n::negotiate(request_headers, self.config.default_lang);
+        let page = pages::PageChrome::new(lang, &self.config.product, &self.config.prefix, here);
+        let body = pages::error_html(kind, page, request_id);
+        let mut resp = http::Response::new(body);
+        *resp.status_mut() = kind.status();
+        let h = resp.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        pages::apply_security_headers(h, &self.csp);
+        resp
+    }
+}
+
+/// The hosted pages under the configured prefix.
+pub fn router(ctx: Arc<UiContext>) -> Router {
+    let p = ctx.config.prefix.clone();
+    let bare = p.trim_end_matches('/').to_string();
+    Router::new()
+        .route(&p, get(handlers::account))
+        .route(&bare, get(handlers::to_prefix))
+        .route(&format!("{p}login"), get(handlers::login_form).post(handlers::login_submit))
+        .route(&format!("{p}logout"), get(handlers::logout_form).post(handlers::logout_submit))
+        .route(&format!("{p}lang"), get(handlers::switch_language))
+        .route(&format!("{p}static/sekisho.css"), get(handlers::stylesheet))
+        .fallback(handlers::not_found)
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&ctx),
+            handlers::secure_headers,
+        ))
+        .with_state(ctx)
+}
+
+#[cfg(test)]
+mod tests;

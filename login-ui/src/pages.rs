@@ -1,0 +1,171 @@
+//! Rendering: the askama templates, the page chrome they share, error pages and the
+//! security headers every hosted response carries.
+use crate::i18n::{other, texts, Texts};
+use askama::Template;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use sekisho_config::Lang;
+
+/// What every page's layout needs.
+pub struct PageChrome {
+    pub lang: &'static str,
+    pub t: &'static Texts,
+    pub product: String,
+    pub prefix: String,
+    pub switch_href: String,
+    pub switch_code: &'static str,
+}
+
+impl PageChrome {
+    /// `here` is the current path and query, so the switcher comes back to it.
+    pub fn new(lang: Lang, product: &str, prefix: &str, here: &str) -> Self {
+        let to = other(lang);
+        let back: String = percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC).to_string();
+        Self {
+            lang: lang.code(),
+            t: texts(lang),
+            product: product.to_string(),
+            prefix: prefix.to_string(),
+            switch_href: format!("{prefix}lang?to={}&back={back}", to.code()),
+            switch_code: to.code(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub page: PageChrome,
+    pub csrf: &'a str,
+    pub rd: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub page: PageChrome,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub groups: String,
+    pub level: &'static str,
+    pub since: String,
+    pub continue_to: &'a str,
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub page: PageChrome,
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOutPage {
+    pub page: PageChrome,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub page: PageChrome,
+    pub heading: &'static str,
+    pub message: &'static str,
+    pub request_id: &'a str,
+}
+
+/// The error pages the gateway and the UI can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    CrossSite,
+    Forbidden,
+    MfaRequired,
+    NotFound,
+    UnknownSite,
+    PayloadTooLarge,
+    Busy,
+    BadGateway,
+    Unavailable,
+}
+
+impl ErrorKind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::CrossSite | ErrorKind::Forbidden | ErrorKind::MfaRequired => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound | ErrorKind::UnknownSite => StatusCode::NOT_FOUND,
+            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Busy | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn texts(self, t: &'static Texts) -> (&'static str, &'static str) {
+        match self {
+            ErrorKind::BadRequest => (t.err_bad_request_title, t.err_bad_request),
+            ErrorKind::CrossSite => (t.err_forbidden_title, t.err_cross_site),
+            ErrorKind::Forbidden => (t.err_forbidden_title, t.err_forbidden),
+            ErrorKind::MfaRequired => (t.err_mfa_required_title, t.err_mfa_required),
+            ErrorKind::NotFound => (t.err_not_found_title, t.err_not_found),
+            ErrorKind::UnknownSite => (t.err_unknown_site_title, t.err_unknown_site),
+            ErrorKind::PayloadTooLarge => (t.err_too_large_title, t.err_too_large),
+            ErrorKind::Busy => (t.err_busy_title, t.err_busy),
+            ErrorKind::BadGateway => (t.err_bad_gateway_title, t.err_bad_gateway),
+            ErrorKind::Unavailable => (t.err_unavailable_title, t.err_unavailable),
+        }
+    }
+}
+
+/// Renders an error page body.
+pub fn error_html(kind: ErrorKind, page: PageChrome, request_id: &str) -> String {
+    let (heading, message) = kind.texts(page.t);
+    render(&ErrorPage {
+        page,
+        heading,
+        message,
+        request_id,
+    })
+}
+
+/// Renders a template; a template error (a bug) degrades to a minimal page.
+pub fn render<T: Template>(t: &T) -> String {
+    t.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "template rendering failed");
+        "<!doctype html><title>Error</title><p>Internal error.</p>".to_string()
+    })
+}
+
+/// Security headers for every hosted page.
+pub fn apply_security_headers(headers: &mut HeaderMap, csp: &HeaderValue) {
+    headers.insert(http::header::CONTENT_SECURITY_POLICY, csp.clone());
+    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers
+        .entry(http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+/// The CSP for hosted pages. `form_targets` are the origins a sign-in form may redirect
+/// to (browsers apply `form-action` to the redirect after a POST).
+pub fn content_security_policy(form_targets: &[String]) -> HeaderValue {
+    let mut form_action = String::from("'self'");
+    for t in form_targets {
+        form_action.push(' ');
+        form_action.push_str(t);
+    }
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    })
+}

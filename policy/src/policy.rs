@@ -1,0 +1,96 @@
+//! The compiled policy and its hot-path evaluation.
+use crate::explain::{self, Explanation};
+use crate::host::host_only;
+use crate::index::HostIndex;
+use crate::net::ClientAddr;
+use crate::path::normalize_path;
+use crate::rule::{decide, method_bit, CompiledRule, Facts};
+use crate::{Decision, PolicyError, RequestFacts, Subject};
+use sekisho_config::{Action, PolicySettings};
+
+/// Access rules compiled for evaluation. Immutable, `Send + Sync`; share it in an `Arc`
+/// and swap the `Arc` on reload.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) default: Action,
+    pub(crate) rules: Box<[CompiledRule]>,
+    index: HostIndex,
+}
+
+impl Policy {
+    /// Compiles the rules; the error names the first bad setting (`rules[i].paths[j]`).
+    pub fn compile(settings: &PolicySettings) -> Result<Policy, PolicyError> {
+        let rules = settings
+            .rules
+            .iter()
+            .map(CompiledRule::compile)
+            .collect::<Result<Box<[_]>, _>>()?;
+        if rules.len() >= u32::MAX as usize {
+            return Err(PolicyError::new("rules", "too many rules"));
+        }
+        let index = HostIndex::build(&rules);
+        Ok(Policy {
+            default: settings.default,
+            rules,
+            index,
+        })
+    }
+
+    /// Decides what `req` needs. Rules are tried in order and the first that matches
+    /// decides; see the crate documentation for the conditions.
+    ///
+    /// With `subject == None`, a matching rule that names `users` or `groups` stops the
+    /// evaluation with `needs_identity`; with a subject, such a rule is skipped unless
+    /// the subject satisfies it.
+    ///
+    /// Allocation-free unless the path needs normalising (`%`, `\`, `//` or `/.`).
+    pub fn evaluate(&self, req: &RequestFacts<'_>, subject: Option<&Subject<'_>>) -> Decision<'_> {
+        let path = normalize_path(req.path);
+        let host = host_only(req.host);
+        let facts = Facts {
+            host,
+            path: &path,
+            method: method_bit(req.method),
+            ip: ClientAddr::new(req.client_ip),
+        };
+        for (pos, host_known) in self.index.candidates(host) {
+            let Some(rule) = self.rules.get(pos) else {
+                continue;
+            };
+            if !(host_known || rule.host_ok(facts.host)) || !rule.request_ok_except_host(&facts) {
+                continue;
+            }
+            if let Some(decision) = decide(rule, subject) {
+                return decision;
+            }
+        }
+        self.default_decision()
+    }
+
+    /// A step-by-step account of [`Self::evaluate`] for people (`sekisho policy explain`).
+    pub fn explain(&self, req: &RequestFacts<'_>, subject: Option<&Subject<'_>>) -> Explanation {
+        explain::explain(self, req, subject)
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The action when no rule matches.
+    pub fn default_action(&self) -> Action {
+        self.default
+    }
+
+    pub(crate) fn default_decision(&self) -> Decision<'_> {
+        Decision {
+            action: self.default,
+            rule: None,
+            needs_identity: false,
+            max_mfa_age: None,
+            trusted_device: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
