@@ -1,0 +1,55 @@
+//! The admin listener: `/healthz` (the process answers), `/readyz` (the session store
+//! and the SQL database answer), `/metrics` (Prometheus). Bind it to loopback or a
+//! private network: it is not authenticated.
+use crate::app::App;
+use async_trait::async_trait;
+use http::Response;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct AdminApp {
+    app: Arc<App>,
+}
+
+impl AdminApp {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+fn text(status: u16, content_type: &'static str, body: String) -> Response<Vec<u8>> {
+    let len = body.len();
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::CONTENT_LENGTH, len)
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(body.into_bytes())
+        .unwrap_or_else(|_| Response::new(Vec::new()))
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let path = session.req_header().uri.path().to_string();
+        match path.as_str() {
+            "/healthz" => text(200, "text/plain", "ok\n".into()),
+            "/readyz" => {
+                let store = tokio::time::timeout(Duration::from_secs(2), self.app.sessions.store().ping()).await;
+                let sql = tokio::time::timeout(Duration::from_secs(2), self.app.ui.accounts.ping()).await;
+                let store_ok = matches!(store, Ok(Ok(())));
+                let sql_ok = matches!(sql, Ok(Ok(())));
+                let body = format!(
+                    "session_store {}\nsql {}\n",
+                    if store_ok { "ok" } else { "unavailable" },
+                    if sql_ok { "ok" } else { "unavailable" }
+                );
+                text(if store_ok && sql_ok { 200 } else { 503 }, "text/plain", body)
+            }
+            "/metrics" => text(200, "text/plain; version=0.0.4", crate::metrics::render()),
+            _ => text(404, "text/plain", "not found\n".into()),
+        }
+    }
+}

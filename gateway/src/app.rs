@@ -1,0 +1,145 @@
+//! Everything the proxy needs, built once from validated settings.
+//!
+//! Pingora owns the runtimes that serve traffic and may start and stop them on its
+//! own schedule. The SQL pool and the store clients therefore live on a small
+//! dedicated runtime ([`IoRuntime`]) that outlives the server, so their background
+//! tasks and sockets never die with a Pingora runtime.
+use crate::identity::IdentityHeaders;
+use crate::upstream::Upstreams;
+use ipnet::IpNet;
+use sekisho_auth::{
+    AccountStore, Clock, MemorySessionStore, PasswordHasher, RedisSessionStore, SessionService,
+    SessionStore, SessionTimeouts,
+};
+use sekisho_config::{SessionStoreKind, Settings};
+use sekisho_login_ui::{UiConfig, UiContext};
+use sekisho_policy::Policy;
+use std::fmt;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub enum AppError {
+    Config(String),
+    Startup(String),
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Config(m) => write!(f, "configuration error: {m}"),
+            AppError::Startup(m) => write!(f, "cannot start: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}
+
+/// A Tokio runtime for store and database I/O, shut down without blocking on drop.
+pub struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl IoRuntime {
+    pub fn new() -> Result<Self, AppError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sekisho-io")
+            .enable_all()
+            .build()
+            .map(|rt| Self(Some(rt)))
+            .map_err(|e| AppError::Startup(format!("I/O runtime: {e}")))
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        self.0.as_ref().map(|rt| rt.block_on(f))
+    }
+
+    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.0.as_ref().map(|rt| rt.handle().clone())
+    }
+}
+
+impl Drop for IoRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+pub struct App {
+    pub settings: Settings,
+    pub policy: Policy,
+    pub ui: Arc<UiContext>,
+    pub router: axum::Router,
+    pub sessions: Arc<SessionService>,
+    pub upstreams: Upstreams,
+    pub identity: IdentityHeaders,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Sekisho's own cookies, never forwarded upstream.
+    pub own_cookies: [String; 2],
+    /// Scheme browsers use to reach the proxy listener.
+    pub scheme: &'static str,
+    pub io: IoRuntime,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App").field("source", &self.settings.source).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Compiles the policy, opens the stores and builds the UI.
+    pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>, AppError> {
+        let policy = Policy::compile(&settings.policy).map_err(|e| AppError::Config(format!("{}: {e}", settings.source)))?;
+        let identity = IdentityHeaders::new(&settings.headers).map_err(|e| AppError::Config(e.to_string()))?;
+        let upstreams = Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?;
+        let io = IoRuntime::new()?;
+        let store: Arc<dyn SessionStore> = match &settings.session.store {
+            SessionStoreKind::Memory { capacity } => Arc::new(MemorySessionStore::new(*capacity, clock.clone())),
+            SessionStoreKind::Redis { url } => Arc::new(
+                RedisSessionStore::new(url.expose(), &settings.session.key_prefix, settings.session.lifetime, clock.clone())
+                    .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
+            ),
+        };
+        let sessions = Arc::new(SessionService::new(
+            store,
+            clock,
+            SessionTimeouts::from_settings(&settings.session),
+        ));
+        let accounts = io
+            .block_on(AccountStore::connect(&settings.database))
+            .ok_or_else(|| AppError::Startup("I/O runtime is gone".into()))?
+            .map_err(|e| AppError::Startup(format!("database: {e}")))?;
+        let hasher = PasswordHasher::new(&settings.password).map_err(|e| AppError::Startup(e.to_string()))?;
+        let key = match &settings.secret_key {
+            Some(k) => k.expose().to_vec(),
+            None => {
+                tracing::warn!(
+                    "no secret key configured (SEKISHO_SECRET_KEY / secrets.key_file): using a random one; \
+                     open sign-in forms break on restart and instances cannot share forms"
+                );
+                let mut k = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+                k
+            }
+        };
+        let ui_config = UiConfig::from_settings(&settings);
+        let own_cookies = [ui_config.session_cookie.clone(), ui_config.csrf_cookie.clone()];
+        let scheme = ui_config.scheme;
+        let ui = Arc::new(UiContext::new(ui_config, accounts, Arc::clone(&sessions), hasher, &key));
+        let router = sekisho_login_ui::router(Arc::clone(&ui));
+        Ok(Arc::new(Self {
+            trusted_proxies: settings.trusted_proxies.clone(),
+            settings,
+            policy,
+            ui,
+            router,
+            sessions,
+            upstreams,
+            identity,
+            own_cookies,
+            scheme,
+            io,
+        }))
+    }
+}

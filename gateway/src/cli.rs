@@ -1,0 +1,444 @@
+//! The `sekisho` command line.
+use crate::app::App;
+use clap::{Args, Parser, Subcommand};
+use sekisho_auth::{
+    AccountStore, Email, NewUser, PasswordHasher, PasswordInput, RedisSessionStore, SystemClock,
+};
+use sekisho_config::{load_file, redact_url, ProcessEnv, SessionStoreKind, Settings};
+use sekisho_policy::{Policy, RequestFacts, Subject};
+use std::io::{BufRead, IsTerminal};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "sekisho", version, about = "Sekisho: an authentication gateway in front of existing web sites")]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ConfigArg {
+    /// The TOML configuration file.
+    #[arg(long, short, env = "SEKISHO_CONFIG", default_value = "sekisho.toml")]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run(ConfigArg),
+    /// Start a demo site behind the gateway and print the URL and credentials.
+    Demo {
+        /// Proxy address (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Admin listener for /healthz, /readyz, /metrics (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        admin_listen: SocketAddr,
+        /// Where the demo keeps its SQLite database.
+        #[arg(long, default_value = "sekisho-demo")]
+        data_dir: PathBuf,
+        /// Print one JSON line for scripts instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a configuration file.
+    CheckConfig(ConfigArg),
+    /// Policy tools.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Hash a password read from stdin and print the PHC string.
+    HashPassword {
+        #[arg(long, short, env = "SEKISHO_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Show which rule decides a request, and why.
+    Explain {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The URL, e.g. https://app.example.com/admin/users
+        url: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// A signed-in user's e-mail address.
+        #[arg(long)]
+        user: Option<String>,
+        /// The user's groups, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// The client address.
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: IpAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Without --password-stdin a random password is printed.
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        #[arg(long, default_value = "")]
+        department: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password and sign the user out everywhere.
+    Passwd {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable (or with --enable, re-enable) sign-in; signs the user out everywhere.
+    Disable {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
+type CliResult = Result<(), String>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    let result = match cli.command {
+        Command::Run(c) => run(&c),
+        Command::Demo {
+            listen,
+            admin_listen,
+            data_dir,
+            json,
+        } => demo(listen, admin_listen, &data_dir, json),
+        Command::CheckConfig(c) => check_config(&c),
+        Command::Policy {
+            command: PolicyCommand::Explain {
+                config,
+                url,
+                method,
+                user,
+                groups,
+                ip,
+            },
+        } => explain(&config, &url, &method, user.as_deref(), &groups, ip),
+        Command::User { command } => user(command),
+        Command::HashPassword { config } => hash_password(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEKISHO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load(c: &ConfigArg) -> Result<Settings, String> {
+    load_file(&c.config, &ProcessEnv).map_err(|e| e.to_string())
+}
+
+fn run(c: &ConfigArg) -> CliResult {
+    let settings = load(c)?;
+    let app = App::build(settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    tracing::info!(listen = %app.settings.server.listen, admin = ?app.settings.server.admin_listen, "sekisho starting");
+    crate::server::run_forever(app, Vec::new())
+}
+
+fn pick(addr: SocketAddr) -> Result<SocketAddr, String> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    let l = std::net::TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
+    l.local_addr().map_err(|e| e.to_string())
+}
+
+fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool) -> CliResult {
+    let listen = pick(listen)?;
+    let admin = pick(admin)?;
+    let (handle, users) = crate::demo::start(listen, admin, dir).map_err(|e| e.to_string())?;
+    let url = format!("http://{}/", handle.proxy_addr);
+    let admin_url = handle.admin_addr.map(|a| format!("http://{a}/")).unwrap_or_default();
+    if json {
+        let users: Vec<serde_json::Value> = users
+            .iter()
+            .map(|u| serde_json::json!({"email": u.email, "password": u.password, "groups": u.groups}))
+            .collect();
+        println!("{}", serde_json::json!({"url": url, "admin_url": admin_url, "users": users}));
+    } else {
+        println!("Sekisho demo is running.\n");
+        println!("  Site:        {url}");
+        println!("  Members:     {url}members   (password sign-in)");
+        println!("  Admin:       {url}admin     (admins group, needs MFA)");
+        println!("  Identity:    {url}whoami    (what the site receives)");
+        println!("  Health:      {admin_url}healthz  {admin_url}metrics\n");
+        for u in &users {
+            println!("  {:<20} password: {}   groups: {}", u.email, u.password, u.groups.join(","));
+        }
+        println!("\nData in {}. Press Ctrl-C to stop.", dir.display());
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // Serve until the process is stopped.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn check_config(c: &ConfigArg) -> CliResult {
+    let s = load(c)?;
+    let policy = Policy::compile(&s.policy).map_err(|e| format!("{}: {e}", s.source))?;
+    let store = match &s.session.store {
+        SessionStoreKind::Memory { capacity } => format!("memory (capacity {capacity})"),
+        SessionStoreKind::Redis { url } => redact_url(url.expose()),
+    };
+    println!("{}: OK", s.source);
+    println!("  listen         {}", s.server.listen);
+    println!(
+        "  admin          {}",
+        s.server.admin_listen.map_or("off".to_string(), |a| a.to_string())
+    );
+    println!("  sites          {}", s.sites.iter().map(|x| x.host.as_str()).collect::<Vec<_>>().join(", "));
+    println!("  rules          {} (default: {})", policy.rule_count(), s.policy.default);
+    println!("  session store  {store}");
+    println!("  database       {}", redact_url(s.database.url.expose()));
+    if s.secret_key.is_none() {
+        println!("  warning        no secret key (SEKISHO_SECRET_KEY[_FILE] or secrets.key_file): a random one is used per process");
+    }
+    Ok(())
+}
+
+fn explain(c: &ConfigArg, url: &str, method: &str, user: Option<&str>, groups: &[String], ip: IpAddr) -> CliResult {
+    let s = load(c)?;
+    let policy = Policy::compile(&s.policy).map_err(|e| format!("{}: {e}", s.source))?;
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let host = match parsed.port() {
+        Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or("")),
+        None => parsed.host_str().unwrap_or("").to_string(),
+    };
+    let facts = RequestFacts {
+        host: &host,
+        path: parsed.path(),
+        method,
+        client_ip: ip,
+    };
+    let user_lower = user.map(|u| u.trim().to_lowercase());
+    let subject = user_lower.as_deref().map(|u| Subject { user: u, groups });
+    print!("{}", policy.explain(&facts, subject.as_ref()));
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<(PasswordInput, bool), String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_string();
+        if pw.is_empty() {
+            return Err("no password on stdin".into());
+        }
+        Ok((PasswordInput::new(pw), false))
+    } else {
+        Ok((PasswordInput::new(crate::demo::random_password()), true))
+    }
+}
+
+/// Runs an async store operation on a throw-away runtime.
+fn block<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| rt.block_on(f))
+        .map_err(|e| e.to_string())
+}
+
+async fn revoke_sessions(s: &Settings, user_id: &str) -> String {
+    match &s.session.store {
+        SessionStoreKind::Redis { url } => {
+            let store = RedisSessionStore::new(url.expose(), &s.session.key_prefix, s.session.lifetime, Arc::new(SystemClock));
+            match store {
+                Ok(store) => match sekisho_auth::SessionStore::remove_user(&store, user_id).await {
+                    Ok(n) => format!("{n} session(s) ended"),
+                    Err(e) => format!("could not end sessions: {e}"),
+                },
+                Err(e) => format!("could not end sessions: {e}"),
+            }
+        }
+        SessionStoreKind::Memory { .. } => {
+            "sessions live in a running gateway's memory: restart it to end them now".to_string()
+        }
+    }
+}
+
+fn user(cmd: UserCommand) -> CliResult {
+    match cmd {
+        UserCommand::Add {
+            config,
+            email,
+            name,
+            groups,
+            department,
+            password_stdin,
+        } => {
+            let s = load(&config)?;
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let hasher = PasswordHasher::new(&s.password).map_err(|e| e.to_string())?;
+            let (password, generated) = read_password(password_stdin)?;
+            let hash = hasher.hash_blocking(&password).map_err(|e| e.to_string())?;
+            let now = sekisho_auth::Clock::now(&SystemClock);
+            let user = block(async {
+                let accounts = AccountStore::connect(&s.database).await?;
+                let u = accounts
+                    .create_user(
+                        NewUser {
+                            email,
+                            display_name: name,
+                            groups,
+                            department,
+                            password_hash: Some(hash),
+                        },
+                        now,
+                    )
+                    .await;
+                accounts.close().await;
+                u
+            })?
+            .map_err(|e| e.to_string())?;
+            println!("created {} (groups: {})", user.email, user.groups.join(","));
+            if generated {
+                println!("password: {}", password.expose());
+            }
+            Ok(())
+        }
+        UserCommand::List { config, json } => {
+            let s = load(&config)?;
+            let users = block(async {
+                let accounts = AccountStore::connect(&s.database).await?;
+                let u = accounts.list_users().await;
+                accounts.close().await;
+                u
+            })?
+            .map_err(|e| e.to_string())?;
+            for u in users {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"email": u.email.as_str(), "name": u.display_name, "groups": u.groups,
+                            "department": u.department, "disabled": u.disabled, "created_at": u.created_at,
+                            "last_sign_in": u.last_sign_in})
+                    );
+                } else {
+                    let last = u.last_sign_in.map_or("never".to_string(), |t| {
+                        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64)).to_string()
+                    });
+                    println!(
+                        "{:<32} {:<24} {:<20} {:<9} last sign-in {}",
+                        u.email.as_str(),
+                        u.display_name,
+                        u.groups.join(","),
+                        if u.disabled { "disabled" } else { "active" },
+                        last
+                    );
+                }
+            }
+            Ok(())
+        }
+        UserCommand::Passwd {
+            config,
+            email,
+            password_stdin,
+        } => {
+            let s = load(&config)?;
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let hasher = PasswordHasher::new(&s.password).map_err(|e| e.to_string())?;
+            let (password, generated) = read_password(password_stdin)?;
+            let hash = hasher.hash_blocking(&password).map_err(|e| e.to_string())?;
+            let note = block(async {
+                let accounts = AccountStore::connect(&s.database).await?;
+                let u = accounts.set_password(&email, &hash).await;
+                accounts.close().await;
+                let u = u?;
+                Ok::<_, sekisho_auth::AuthError>(revoke_sessions(&s, &u.id).await)
+            })?
+            .map_err(|e| e.to_string())?;
+            println!("password changed for {email}; {note}");
+            if generated {
+                println!("password: {}", password.expose());
+            }
+            Ok(())
+        }
+        UserCommand::Disable { config, email, enable } => {
+            let s = load(&config)?;
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let note = block(async {
+                let accounts = AccountStore::connect(&s.database).await?;
+                let u = accounts.set_disabled(&email, !enable).await;
+                accounts.close().await;
+                let u = u?;
+                Ok::<_, sekisho_auth::AuthError>(revoke_sessions(&s, &u.id).await)
+            })?
+            .map_err(|e| e.to_string())?;
+            println!("{email} {}; {note}", if enable { "enabled" } else { "disabled" });
+            Ok(())
+        }
+    }
+}
+
+fn hash_password(config: Option<PathBuf>) -> CliResult {
+    let params = match config {
+        Some(path) => load(&ConfigArg { config: path })?.password,
+        None => sekisho_config::load_str("", "<defaults>", &ProcessEnv)
+            .map_err(|e| e.to_string())?
+            .password,
+    };
+    let hasher = PasswordHasher::new(&params).map_err(|e| e.to_string())?;
+    let (password, _) = read_password(true)?;
+    let hash = hasher.hash_blocking(&password).map_err(|e| e.to_string())?;
+    println!("{}", hash.as_phc());
+    Ok(())
+}

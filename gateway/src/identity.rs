@@ -1,0 +1,170 @@
+//! What the upstream learns about the user, and nothing the client made up.
+//!
+//! Header names are parsed once at start-up. Client-sent copies of every identity
+//! header (the configured names and the default `Remote-*` ones, any case, any number
+//! of times) are removed before Sekisho adds its own.
+use http::header::{HeaderName, HeaderValue};
+use pingora::http::RequestHeader;
+use sekisho_auth::Session;
+use sekisho_config::IdentityHeaderNames;
+
+const DEFAULT_NAMES: [&str; 4] = ["remote-user", "remote-email", "remote-groups", "remote-name"];
+
+pub struct IdentityHeaders {
+    user: HeaderName,
+    email: HeaderName,
+    groups: HeaderName,
+    name: HeaderName,
+    strip: Vec<HeaderName>,
+}
+
+impl IdentityHeaders {
+    pub fn new(names: &IdentityHeaderNames) -> Result<Self, http::header::InvalidHeaderName> {
+        let parse = |n: &str| HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes());
+        let configured = [parse(&names.user)?, parse(&names.email)?, parse(&names.groups)?, parse(&names.name)?];
+        let mut strip: Vec<HeaderName> = configured.to_vec();
+        for d in DEFAULT_NAMES {
+            let h = HeaderName::from_static(d);
+            if !strip.contains(&h) {
+                strip.push(h);
+            }
+        }
+        let [user, email, groups, name] = configured;
+        Ok(Self {
+            user,
+            email,
+            groups,
+            name,
+            strip,
+        })
+    }
+
+    /// Removes every client-supplied identity header.
+    pub fn strip(&self, req: &mut RequestHeader) {
+        for h in &self.strip {
+            // `remove_header` drops every value of the name.
+            while req.remove_header(h).is_some() {}
+        }
+    }
+
+    /// Adds the signed-in user's identity.
+    pub fn insert(&self, req: &mut RequestHeader, s: &Session) -> pingora::Result<()> {
+        req.insert_header(self.user.clone(), value(&s.email))?;
+        req.insert_header(self.email.clone(), value(&s.email))?;
+        req.insert_header(self.groups.clone(), value(&s.groups_header()))?;
+        // Names may be Japanese: sent as raw UTF-8, as other gateways do.
+        req.insert_header(self.name.clone(), value(&s.display_name))?;
+        Ok(())
+    }
+}
+
+/// A header value from text; control characters (which would split headers) are dropped.
+fn value(s: &str) -> HeaderValue {
+    let clean: Vec<u8> = s.bytes().filter(|b| *b >= 0x20 && *b != 0x7f).collect();
+    HeaderValue::from_bytes(&clean).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Sets `X-Forwarded-For/-Proto/-Host`. A client's own values are kept (and the peer
+/// appended) only when the TCP peer is a trusted proxy; otherwise they are replaced.
+pub fn set_forwarded(
+    req: &mut RequestHeader,
+    peer_ip: &str,
+    peer_trusted: bool,
+    proto: &'static str,
+) -> pingora::Result<()> {
+    let xff = match (peer_trusted, req.headers.get("x-forwarded-for")) {
+        (true, Some(prev)) => {
+            let mut v = prev.as_bytes().to_vec();
+            v.extend_from_slice(b", ");
+            v.extend_from_slice(peer_ip.as_bytes());
+            HeaderValue::from_bytes(&v).unwrap_or_else(|_| value(peer_ip))
+        }
+        _ => value(peer_ip),
+    };
+    while req.remove_header("x-forwarded-for").is_some() {}
+    req.insert_header("x-forwarded-for", xff)?;
+    if !(peer_trusted && req.headers.contains_key("x-forwarded-proto")) {
+        req.insert_header("x-forwarded-proto", proto)?;
+    }
+    if !(peer_trusted && req.headers.contains_key("x-forwarded-host")) {
+        let host = req.headers.get(http::header::HOST).cloned();
+        match host {
+            Some(h) => req.insert_header("x-forwarded-host", h)?,
+            None => {
+                req.remove_header("x-forwarded-host");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> IdentityHeaderNames {
+        IdentityHeaderNames {
+            user: "X-User".into(),
+            email: "Remote-Email".into(),
+            groups: "Remote-Groups".into(),
+            name: "Remote-Name".into(),
+        }
+    }
+
+    fn session() -> Session {
+        Session {
+            user_id: "u".into(),
+            email: "a@example.com".into(),
+            display_name: "山田 太郎\r\nX-Evil: 1".into(),
+            groups: vec!["admins".into(), "staff".into()],
+            level: sekisho_auth::AuthLevel::Password,
+            mfa_at: None,
+            created_at: 0,
+            last_seen: 0,
+            ip: None,
+            user_agent: None,
+            device_id: None,
+            csrf_secret: String::new(),
+            credential_version: 1,
+        }
+    }
+
+    #[test]
+    fn forged_headers_are_replaced() {
+        let ids = IdentityHeaders::new(&names()).unwrap();
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("x-user", "evil").unwrap();
+        req.append_header("X-USER", "evil2").unwrap();
+        req.append_header("Remote-User", "evil3").unwrap();
+        req.append_header("remote-groups", "admins").unwrap();
+        ids.strip(&mut req);
+        assert!(req.headers.get("x-user").is_none());
+        assert!(req.headers.get("remote-user").is_none(), "default names are stripped too");
+        assert!(req.headers.get("remote-groups").is_none());
+        ids.insert(&mut req, &session()).unwrap();
+        assert_eq!(req.headers.get_all("x-user").iter().count(), 1);
+        assert_eq!(req.headers.get("x-user").unwrap(), "a@example.com");
+        assert_eq!(req.headers.get("remote-groups").unwrap(), "admins,staff");
+        let name = req.headers.get("remote-name").unwrap().as_bytes();
+        assert_eq!(std::str::from_utf8(name).unwrap(), "山田 太郎X-Evil: 1");
+    }
+
+    #[test]
+    fn forwarded_headers() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("host", "app.test").unwrap();
+        req.append_header("x-forwarded-for", "6.6.6.6").unwrap();
+        req.append_header("x-forwarded-proto", "https").unwrap();
+        set_forwarded(&mut req, "192.0.2.1", false, "http").unwrap();
+        assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "192.0.2.1");
+        assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
+        assert_eq!(req.headers.get("x-forwarded-host").unwrap(), "app.test");
+
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("x-forwarded-for", "198.51.100.1").unwrap();
+        req.append_header("x-forwarded-proto", "https").unwrap();
+        set_forwarded(&mut req, "10.0.0.1", true, "http").unwrap();
+        assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "198.51.100.1, 10.0.0.1");
+        assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "https");
+    }
+}

@@ -1,0 +1,336 @@
+//! The Pingora `ProxyHttp` implementation. Each phase is small:
+//!
+//! - `request_filter`: site lookup → UI bridge, or policy → session → decision;
+//! - `upstream_peer`: the site's next upstream server;
+//! - `upstream_request_filter`: strip forged identity and our cookies, add identity and
+//!   `X-Forwarded-*`;
+//! - `fail_to_proxy`: the 502 page; `logging`: metrics.
+use crate::app::App;
+use crate::client_ip::{canonical, real_client_ip};
+use crate::metrics::{metrics, Route};
+use crate::upstream::strip_port;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use sekisho_auth::{AuthLevel, Session as UserSession, SessionKey};
+use sekisho_config::Action;
+use sekisho_login_ui::{cookies, ClientInfo, ErrorKind};
+use sekisho_policy::{RequestFacts, Subject};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+pub struct SekishoProxy {
+    app: Arc<App>,
+}
+
+impl SekishoProxy {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+/// Per-request state.
+pub struct RequestCtx {
+    route: Route,
+    site: Option<usize>,
+    peer_ip: IpAddr,
+    peer_trusted: bool,
+    client_ip: IpAddr,
+    user: Option<Arc<UserSession>>,
+    request_id: Option<String>,
+    local_status: Option<u16>,
+}
+
+impl RequestCtx {
+    fn request_id(&mut self) -> &str {
+        self.request_id
+            .get_or_insert_with(|| sekisho_auth::random_token(9))
+    }
+}
+
+fn host_of(h: &RequestHeader) -> &str {
+    h.headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| h.uri.host())
+        .unwrap_or("")
+}
+
+/// A browser navigation (gets a redirect to sign-in) rather than an API call (gets 401).
+fn is_navigation(h: &RequestHeader) -> bool {
+    if !(h.method == http::Method::GET || h.method == http::Method::HEAD) {
+        return false;
+    }
+    let header_has = |name: &str, needle: &str| {
+        h.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains(needle))
+    };
+    header_has("sec-fetch-mode", "navigate") || header_has("accept", "text/html")
+}
+
+impl SekishoProxy {
+    fn is_ui_path(&self, path: &str) -> bool {
+        let prefix = &self.app.settings.ui.prefix;
+        path.starts_with(prefix.as_str()) || path == prefix.trim_end_matches('/')
+    }
+
+    /// The scheme the browser used: a trusted proxy's word, the site's setting, or ours.
+    fn scheme(&self, session: &Session, ctx: &RequestCtx) -> &'static str {
+        if ctx.peer_trusted {
+            if let Some(p) = session.req_header().headers.get("x-forwarded-proto") {
+                if p.as_bytes().eq_ignore_ascii_case(b"https") {
+                    return "https";
+                } else if p.as_bytes().eq_ignore_ascii_case(b"http") {
+                    return "http";
+                }
+            }
+        }
+        let site = ctx.site.and_then(|i| self.app.upstreams.site(i));
+        match site.and_then(|s| s.scheme.as_deref()) {
+            Some("https") => "https",
+            Some(_) => "http",
+            None => self.app.scheme,
+        }
+    }
+
+    /// Writes one of the hosted error pages and ends the request.
+    async fn answer(&self, session: &mut Session, ctx: &mut RequestCtx, route: Route, kind: ErrorKind) -> Result<bool> {
+        ctx.route = route;
+        let id = ctx.request_id().to_string();
+        let head = session.req_header();
+        let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let resp = self.app.ui.error_response(kind, &head.headers, here, &id).map(Bytes::from);
+        self.finish_local(session, ctx, resp).await
+    }
+
+    async fn finish_local(&self, session: &mut Session, ctx: &mut RequestCtx, resp: http::Response<Bytes>) -> Result<bool> {
+        if !session.is_body_done() {
+            // We answer without reading the body, so this connection cannot be reused.
+            session.set_keepalive(None);
+        }
+        ctx.local_status = Some(crate::bridge::write_bytes(session, resp).await?);
+        Ok(true)
+    }
+
+    /// No session: browsers go to sign-in with `rd`, API clients get 401.
+    async fn challenge(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let head = session.req_header();
+        let resp = if is_navigation(head) {
+            let original = format!(
+                "{}://{}{}",
+                self.scheme(session, ctx),
+                host_of(head),
+                head.uri.path_and_query().map_or("/", |pq| pq.as_str())
+            );
+            let rd = percent_encoding::utf8_percent_encode(&original, percent_encoding::NON_ALPHANUMERIC);
+            http::Response::builder()
+                .status(302)
+                .header(http::header::LOCATION, format!("{}login?rd={rd}", self.app.settings.ui.prefix))
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .body(Bytes::new())
+        } else {
+            http::Response::builder()
+                .status(401)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .header(http::header::WWW_AUTHENTICATE, "Sekisho")
+                .body(Bytes::from(format!(
+                    "{{\"error\":\"unauthorized\",\"login\":\"{}login\"}}",
+                    self.app.settings.ui.prefix
+                )))
+        };
+        match resp {
+            Ok(r) => self.finish_local(session, ctx, r).await,
+            Err(_) => self.answer(session, ctx, ctx.route, ErrorKind::BadRequest).await,
+        }
+    }
+
+    /// Does an MFA session satisfy a `two_factor` rule (with its `max_mfa_age`)?
+    fn mfa_fresh(&self, user: &UserSession, max_age: Option<std::time::Duration>) -> bool {
+        if user.level != AuthLevel::Mfa {
+            return false;
+        }
+        match (max_age, user.mfa_at) {
+            (None, _) => true,
+            (Some(age), Some(at)) => self.app.sessions.clock().now() - at <= age.as_secs() as i64,
+            (Some(_), None) => false,
+        }
+    }
+}
+
+fn route_of(action: Action) -> Route {
+    match action {
+        Action::Bypass => Route::Bypass,
+        Action::OneFactor => Route::OneFactor,
+        Action::TwoFactor => Route::TwoFactor,
+        Action::Deny => Route::Deny,
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for SekishoProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            route: Route::UnknownSite,
+            site: None,
+            peer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            peer_trusted: false,
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            user: None,
+            request_id: None,
+            local_status: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let app = &self.app;
+        if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()) {
+            ctx.peer_ip = canonical(peer.ip());
+        }
+        ctx.peer_trusted = app.trusted_proxies.iter().any(|n| n.contains(&ctx.peer_ip));
+        ctx.client_ip = real_client_ip(ctx.peer_ip, &session.req_header().headers, &app.trusted_proxies);
+
+        let Some(site) = app.upstreams.find(strip_port(host_of(session.req_header()))) else {
+            return self.answer(session, ctx, Route::UnknownSite, ErrorKind::UnknownSite).await;
+        };
+        ctx.site = Some(site);
+
+        if self.is_ui_path(session.req_header().uri.path()) {
+            ctx.route = Route::Ui;
+            let client = ClientInfo {
+                ip: ctx.client_ip,
+                scheme: self.scheme(session, ctx),
+                request_id: ctx.request_id().to_string(),
+            };
+            ctx.local_status = Some(crate::bridge::serve(session, &app.router, &app.ui, client).await?);
+            return Ok(true);
+        }
+
+        let head = session.req_header();
+        let facts = RequestFacts {
+            host: host_of(head),
+            path: head.uri.path(),
+            method: head.method.as_str(),
+            client_ip: ctx.client_ip,
+        };
+        let first = app.policy.evaluate(&facts, None);
+        ctx.route = route_of(first.action);
+        if !first.needs_identity {
+            match first.action {
+                Action::Bypass => return Ok(false),
+                Action::Deny => return self.answer(session, ctx, Route::Deny, ErrorKind::Forbidden).await,
+                Action::OneFactor | Action::TwoFactor => {}
+            }
+        }
+
+        let key = cookies::find(&head.headers, &app.ui.config.session_cookie).and_then(SessionKey::from_cookie);
+        let user = match key {
+            Some(key) => match app.sessions.resolve(&key).await {
+                Ok(user) => user,
+                Err(e) => {
+                    tracing::error!(error = %e, request_id = %ctx.request_id(), "session store unavailable");
+                    return self.answer(session, ctx, ctx.route, ErrorKind::Unavailable).await;
+                }
+            },
+            None => None,
+        };
+        let Some(user) = user else {
+            return self.challenge(session, ctx).await;
+        };
+
+        // Rules that name users or groups can only be decided now.
+        let (action, max_mfa_age) = if first.needs_identity {
+            let head = session.req_header();
+            let facts = RequestFacts {
+                host: host_of(head),
+                path: head.uri.path(),
+                method: head.method.as_str(),
+                client_ip: ctx.client_ip,
+            };
+            let d = app.policy.evaluate(&facts, Some(&Subject { user: &user.email, groups: &user.groups }));
+            (d.action, d.max_mfa_age)
+        } else {
+            (first.action, first.max_mfa_age)
+        };
+        ctx.route = route_of(action);
+        match action {
+            Action::Deny => return self.answer(session, ctx, Route::Deny, ErrorKind::Forbidden).await,
+            Action::TwoFactor if !self.mfa_fresh(&user, max_mfa_age) => {
+                // MFA factors are not available yet: never let a password session through.
+                return self.answer(session, ctx, Route::TwoFactor, ErrorKind::MfaRequired).await;
+            }
+            Action::Bypass | Action::OneFactor | Action::TwoFactor => {}
+        }
+        ctx.user = Some(user);
+        Ok(false)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        ctx.site
+            .and_then(|i| self.app.upstreams.peer(i))
+            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no upstream server for this site"))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let app = &self.app;
+        app.identity.strip(req);
+        let own = [app.own_cookies[0].as_str(), app.own_cookies[1].as_str()];
+        match cookies::without(&req.headers, &own) {
+            Some(rest) if rest.is_empty() => {
+                req.remove_header(&http::header::COOKIE);
+            }
+            Some(rest) => req.insert_header(http::header::COOKIE, rest)?,
+            None => {}
+        }
+        if let Some(user) = &ctx.user {
+            app.identity.insert(req, user)?;
+        }
+        let proto = self.scheme(session, ctx);
+        crate::identity::set_forwarded(req, &ctx.peer_ip.to_string(), ctx.peer_trusted, proto)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let kind = match e.esource() {
+            ErrorSource::Upstream => Some(ErrorKind::BadGateway),
+            ErrorSource::Downstream => match e.etype() {
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => None,
+                _ => Some(ErrorKind::BadRequest),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => Some(ErrorKind::BadGateway),
+        };
+        let code = match kind {
+            Some(kind) => {
+                tracing::warn!(request_id = %ctx.request_id(), error = %e, "proxying failed");
+                let route = ctx.route;
+                match self.answer(session, ctx, route, kind).await {
+                    Ok(_) => kind.status().as_u16(),
+                    Err(_) => 0,
+                }
+            }
+            None => 0,
+        };
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = ctx
+            .local_status
+            .or_else(|| session.response_written().map(|r| r.status.as_u16()))
+            .unwrap_or(0);
+        metrics().request(ctx.route, status);
+    }
+}

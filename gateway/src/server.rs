@@ -1,0 +1,154 @@
+//! Wires the Pingora services: the proxy listener, the admin listener, and (for the
+//! demo) the demo site. [`GatewayHandle`] runs a gateway on a thread and stops it
+//! on request, for tests and the demo; `sekisho run` uses [`run_forever`].
+use crate::admin::AdminApp;
+use crate::app::App;
+use crate::proxy::SekishoProxy;
+use async_trait::async_trait;
+use pingora::apps::http_app::HttpServer;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
+use pingora::services::ServiceWithDependents;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub threads: usize,
+    pub grace_seconds: u64,
+}
+
+impl ServerOptions {
+    pub fn from_app(app: &App) -> Self {
+        Self {
+            threads: app.settings.server.threads,
+            grace_seconds: app.settings.server.grace_period.as_secs(),
+        }
+    }
+}
+
+/// Builds a Pingora server with the proxy and admin services (plus any extra ones).
+pub fn build_server(
+    app: &Arc<App>,
+    opts: &ServerOptions,
+    extra: Vec<Box<dyn ServiceWithDependents>>,
+) -> Server {
+    let conf = ServerConf {
+        threads: opts.threads.max(1),
+        grace_period_seconds: Some(opts.grace_seconds),
+        graceful_shutdown_timeout_seconds: Some(opts.grace_seconds.max(1)),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        SekishoProxy::new(Arc::clone(app)),
+        "sekisho proxy",
+    );
+    proxy.add_tcp(&app.settings.server.listen.to_string());
+    server.add_service(proxy);
+
+    if let Some(admin_addr) = app.settings.server.admin_listen {
+        let mut admin = Service::new("sekisho admin".to_string(), HttpServer::new_app(AdminApp::new(Arc::clone(app))));
+        admin.add_tcp(&admin_addr.to_string());
+        server.add_service(admin);
+    }
+    for s in extra {
+        server.add_boxed_service(s);
+    }
+    server
+}
+
+/// Runs until SIGTERM (graceful) or SIGINT; never returns.
+pub fn run_forever(app: Arc<App>, extra: Vec<Box<dyn ServiceWithDependents>>) -> ! {
+    let opts = ServerOptions::from_app(&app);
+    let server = build_server(&app, &opts, extra);
+    server.run_forever()
+}
+
+struct WatchShutdown(watch::Receiver<bool>);
+
+#[async_trait]
+impl ShutdownSignalWatch for WatchShutdown {
+    async fn recv(&self) -> ShutdownSignal {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stop| *stop).await;
+        ShutdownSignal::FastShutdown
+    }
+}
+
+/// A gateway running on its own thread.
+pub struct GatewayHandle {
+    pub proxy_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub app: Arc<App>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GatewayHandle {
+    /// Starts the server and waits until its listeners accept connections.
+    pub fn spawn(app: Arc<App>, extra: Vec<Box<dyn ServiceWithDependents>>) -> std::io::Result<Self> {
+        let opts = ServerOptions::from_app(&app);
+        let server = build_server(&app, &opts, extra);
+        let (stop, rx) = watch::channel(false);
+        let thread = std::thread::Builder::new().name("sekisho-server".into()).spawn(move || {
+            server.run(RunArgs {
+                shutdown_signal: Box::new(WatchShutdown(rx)),
+            });
+        })?;
+        let proxy_addr = app.settings.server.listen;
+        let admin_addr = app.settings.server.admin_listen;
+        let handle = Self {
+            proxy_addr,
+            admin_addr,
+            app,
+            stop,
+            thread: Some(thread),
+        };
+        for addr in std::iter::once(proxy_addr).chain(admin_addr) {
+            if !wait_listening(addr) {
+                return Err(std::io::Error::other(format!("gateway did not start listening on {addr}")));
+            }
+        }
+        Ok(handle)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.proxy_addr)
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn wait_listening(addr: SocketAddr) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
