@@ -1,14 +1,15 @@
 //! Path globs: `*` (within a segment), `**` (across segments) and `?` (one character
 //! other than `/`), matched against the whole path.
 //!
-//! Matching simulates the glob's NFA with a fixed-size bitset of states, so it is linear
-//! in the path length, never backtracks and never allocates. Globs with more tokens than
-//! the bitset holds are translated into an equivalent anchored regex instead.
+//! Matching runs the glob's NFA bit-parallel ("shift-and"): one bit per token in a `u64`,
+//! a few integer operations per character, linear in the path length, no backtracking and
+//! no allocation. Globs with more tokens than the word holds (after their literal prefix)
+//! are translated into an equivalent anchored regex instead.
 use regex::Regex;
 
-/// States the bitset can hold: one per token plus the accepting state.
-const WORDS: usize = 4;
-const MAX_STATES: usize = WORDS * 64;
+/// Tokens the shift-and word holds: bit `i` means "the tokens before `i` matched", and
+/// the accepting bit `n` must fit too.
+const MAX_TOKENS: usize = 63;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Token {
@@ -32,19 +33,105 @@ pub(crate) struct Glob {
 
 #[derive(Debug)]
 enum Engine {
-    /// Tokens after `prefix`.
-    Nfa(Box<[Token]>),
+    /// The tokens after `prefix`.
+    ShiftAnd(ShiftAnd),
+    /// All the tokens, for globs too long for one word.
     Regex(Regex),
 }
 
-type Bits = [u64; WORDS];
-
-fn set(bits: &mut Bits, i: usize) {
-    bits[i / 64] |= 1 << (i % 64);
+/// A glob's NFA as bit masks.
+#[derive(Debug)]
+struct ShiftAnd {
+    /// Bit `n`: every token matched.
+    accept: u64,
+    /// Tokens that are `?` (consume one character other than `/`).
+    one: u64,
+    /// Tokens that are `*` or `**` (may match nothing; loop on a character).
+    stars: u64,
+    /// Tokens that are `**` (loop on `/` too).
+    globstars: u64,
+    /// For an ASCII character: 1 + the index in `masks` of its literal tokens, or 0.
+    ascii: [u8; 128],
+    masks: Box<[u64]>,
+    /// Literal tokens of non-ASCII characters.
+    other: Box<[(char, u64)]>,
 }
 
-fn has(bits: &Bits, i: usize) -> bool {
-    bits[i / 64] & (1 << (i % 64)) != 0
+impl ShiftAnd {
+    /// `tokens.len() <= MAX_TOKENS`.
+    fn new(tokens: &[Token]) -> ShiftAnd {
+        let mut sa = ShiftAnd {
+            accept: 1 << tokens.len(),
+            one: 0,
+            stars: 0,
+            globstars: 0,
+            ascii: [0; 128],
+            masks: Box::default(),
+            other: Box::default(),
+        };
+        let mut masks: Vec<u64> = Vec::new();
+        let mut other: Vec<(char, u64)> = Vec::new();
+        for (i, t) in tokens.iter().enumerate() {
+            let bit = 1u64 << i;
+            match *t {
+                Token::One => sa.one |= bit,
+                Token::Star => sa.stars |= bit,
+                Token::GlobStar => {
+                    sa.stars |= bit;
+                    sa.globstars |= bit;
+                }
+                Token::Char(c) => match sa.ascii.get_mut(c as usize) {
+                    Some(slot) if *slot == 0 => {
+                        masks.push(bit);
+                        // At most 63 distinct characters, so the index fits.
+                        *slot = masks.len() as u8;
+                    }
+                    Some(slot) => {
+                        if let Some(m) = masks.get_mut(usize::from(*slot) - 1) {
+                            *m |= bit;
+                        }
+                    }
+                    None => match other.iter_mut().find(|(x, _)| *x == c) {
+                        Some((_, m)) => *m |= bit,
+                        None => other.push((c, bit)),
+                    },
+                },
+            }
+        }
+        sa.masks = masks.into();
+        sa.other = other.into();
+        sa
+    }
+
+    /// The tokens that are the literal `c`.
+    #[inline]
+    fn literal(&self, c: char) -> u64 {
+        match self.ascii.get(c as usize) {
+            Some(&0) => 0,
+            Some(&i) => self.masks.get(usize::from(i) - 1).copied().unwrap_or(0),
+            None => self.other.iter().find(|(x, _)| *x == c).map_or(0, |(_, m)| *m),
+        }
+    }
+
+    fn is_match(&self, input: &str) -> bool {
+        // A star may match nothing, so a set star bit also sets the next bit. One step
+        // is enough: stars are never adjacent (the tokenizer merges runs of `*`).
+        let mut d: u64 = 1;
+        d |= (d & self.stars) << 1;
+        for c in input.chars() {
+            let (advance, stay) = if c == '/' {
+                (self.literal(c), self.globstars)
+            } else {
+                (self.literal(c) | self.one, self.stars)
+            };
+            d = ((d & advance) << 1) | (d & stay);
+            if d == 0 {
+                return false;
+            }
+            d |= (d & self.stars) << 1;
+        }
+        d & self.accept != 0
+    }
 }
 
 /// Splits a glob into tokens, refusing syntax this matcher does not support.
@@ -126,8 +213,8 @@ impl Glob {
             text(&tokens[tokens.len() - trail..])
         };
         let rest = &tokens[lead..];
-        let engine = if rest.len() < MAX_STATES {
-            Engine::Nfa(rest.into())
+        let engine = if rest.len() <= MAX_TOKENS {
+            Engine::ShiftAnd(ShiftAnd::new(rest))
         } else {
             let re = Regex::new(&to_regex_source(&tokens))
                 .map_err(|e| format!("`{glob}` is too complex to compile: {e}"))?;
@@ -140,62 +227,23 @@ impl Glob {
         })
     }
 
+    /// The literal text before the first wildcard.
+    pub(crate) fn literal_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub(crate) fn is_match(&self, path: &str) -> bool {
         if !path.ends_with(&*self.suffix) {
             return false;
         }
         match &self.engine {
             Engine::Regex(re) => re.is_match(path),
-            Engine::Nfa(tokens) => match path.strip_prefix(&*self.prefix) {
-                Some(rest) => nfa_match(tokens, rest),
+            Engine::ShiftAnd(sa) => match path.strip_prefix(&*self.prefix) {
+                Some(rest) => sa.is_match(rest),
                 None => false,
             },
         }
     }
-}
-
-/// Adds the epsilon moves: a star may match nothing. Moves only go forward by one, so a
-/// single ascending pass reaches the closure.
-fn close(tokens: &[Token], bits: &mut Bits) {
-    for (i, t) in tokens.iter().enumerate() {
-        if matches!(t, Token::Star | Token::GlobStar) && has(bits, i) {
-            set(bits, i + 1);
-        }
-    }
-}
-
-fn nfa_match(tokens: &[Token], input: &str) -> bool {
-    let n = tokens.len();
-    let mut cur: Bits = [0; WORDS];
-    set(&mut cur, 0);
-    close(tokens, &mut cur);
-    for c in input.chars() {
-        let mut next: Bits = [0; WORDS];
-        let mut any = false;
-        for (w, &word) in cur.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                let i = w * 64 + word.trailing_zeros() as usize;
-                word &= word - 1;
-                let Some(t) = tokens.get(i) else { continue };
-                let target = match *t {
-                    Token::Char(x) if x == c => i + 1,
-                    Token::One if c != '/' => i + 1,
-                    Token::Star if c != '/' => i,
-                    Token::GlobStar => i,
-                    _ => continue,
-                };
-                set(&mut next, target);
-                any = true;
-            }
-        }
-        if !any {
-            return false;
-        }
-        close(tokens, &mut next);
-        cur = next;
-    }
-    has(&cur, n)
 }
 
 #[cfg(test)]

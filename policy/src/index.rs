@@ -1,20 +1,26 @@
-//! The host index: which rules can apply to a request's host, in rule order, without
-//! scanning every rule.
+//! The rule index: which rules can apply to a request, in rule order, without scanning
+//! every rule.
 //!
-//! Each rule goes into the bucket of every exact host it names and of every `*.suffix` it
-//! names, or into the "any host" list when it has no `hosts`. For a request, the lists
-//! that apply (any host, the exact host, and each suffix of the host that has a bucket)
-//! are merged by rule position, so the first match still wins across buckets. A rule
-//! coming out of the merge is known to match the host. Hosts too long for the stack
+//! Each rule goes into the host bucket of every exact host it names and of every
+//! `*.suffix` it names, or into the "any host" bucket when it has no `hosts`. Inside a
+//! bucket, a rule whose every path pattern fixes the first path segment (`/admin`,
+//! `/api/*/x`, `regex:^/api/`) is filed under those segments; the others go into the
+//! bucket's "any segment" list.
+//!
+//! For a request, the lists that apply (per matching host bucket: its "any segment" list
+//! and the list of the request's first segment) are merged by rule position, so the first
+//! match still wins across lists. A rule coming out of the merge is known to match the
+//! host, and a path condition it may fail is still checked. Hosts too long for the stack
 //! buffer, or matching more wildcard buckets than the merge holds, fall back to a scan of
 //! every rule with the host checked per rule.
 use crate::host::{lower_into, MAX_HOST};
+use crate::pattern::first_segment;
 use crate::rule::CompiledRule;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Lists merged at most: any-host + exact + six wildcard suffixes.
-const MAX_LISTS: usize = 8;
+/// Lists merged at most: two per host bucket (any host, exact, six wildcard suffixes).
+const MAX_LISTS: usize = 16;
 
 /// A small multiplicative hash for short byte keys. The keys come from the configuration
 /// and requests only look them up, so flooding one bucket is not in a client's power.
@@ -58,66 +64,112 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Buckets = HashMap<Box<[u8]>, Box<[u32]>, BuildHasherDefault<KeyHasher>>;
+type Lists = HashMap<Box<[u8]>, Box<[u32]>, BuildHasherDefault<KeyHasher>>;
 
+/// The rules of one host key, split by first path segment.
 #[derive(Debug, Default)]
-pub(crate) struct HostIndex {
-    exact: Buckets,
-    suffix: Buckets,
-    any_host: Box<[u32]>,
-    rule_count: u32,
+struct Bucket {
+    any_segment: Box<[u32]>,
+    by_segment: Lists,
 }
 
-fn push_unique(map: &mut HashMap<Box<[u8]>, Vec<u32>>, key: &str, pos: u32) {
-    let list = map.entry(key.as_bytes().into()).or_default();
+#[derive(Default)]
+struct BucketBuilder {
+    any_segment: Vec<u32>,
+    by_segment: HashMap<Box<[u8]>, Vec<u32>>,
+}
+
+fn push_unique(list: &mut Vec<u32>, pos: u32) {
     if list.last() != Some(&pos) {
         list.push(pos);
     }
 }
 
-fn freeze(map: HashMap<Box<[u8]>, Vec<u32>>) -> Buckets {
-    map.into_iter()
-        .map(|(k, v)| (k, v.into_boxed_slice()))
-        .collect()
+impl BucketBuilder {
+    fn add(&mut self, pos: u32, segments: Option<&[&str]>) {
+        match segments {
+            None => push_unique(&mut self.any_segment, pos),
+            Some(segs) => {
+                for seg in segs {
+                    push_unique(self.by_segment.entry(seg.as_bytes().into()).or_default(), pos);
+                }
+            }
+        }
+    }
+
+    fn build(self) -> Bucket {
+        Bucket {
+            any_segment: self.any_segment.into(),
+            by_segment: self.by_segment.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        }
+    }
+}
+
+type Buckets = HashMap<Box<[u8]>, Bucket, BuildHasherDefault<KeyHasher>>;
+
+fn build_all(map: HashMap<Box<[u8]>, BucketBuilder>) -> Buckets {
+    map.into_iter().map(|(k, b)| (k, b.build())).collect()
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct HostIndex {
+    exact: Buckets,
+    suffix: Buckets,
+    any_host: Bucket,
+    rule_count: u32,
+}
+
+/// The first segments a rule's paths fix, or `None` when some path (or no path) leaves
+/// the first segment open.
+fn segment_keys(rule: &CompiledRule) -> Option<Vec<&str>> {
+    if rule.paths.is_empty() {
+        return None;
+    }
+    rule.paths.iter().map(|p| p.segment_key()).collect()
 }
 
 impl HostIndex {
     pub(crate) fn build(rules: &[CompiledRule]) -> HostIndex {
-        let mut exact = HashMap::new();
-        let mut suffix = HashMap::new();
-        let mut any_host = Vec::new();
+        let mut exact: HashMap<Box<[u8]>, BucketBuilder> = HashMap::new();
+        let mut suffix: HashMap<Box<[u8]>, BucketBuilder> = HashMap::new();
+        let mut any_host = BucketBuilder::default();
         for (pos, rule) in rules.iter().enumerate() {
             let pos = pos as u32;
+            let segments = segment_keys(rule);
+            let segments = segments.as_deref();
             if rule.hosts.is_empty() {
-                any_host.push(pos);
+                any_host.add(pos, segments);
             }
             for h in rule.hosts.iter() {
-                match h.suffix() {
-                    Some(s) => push_unique(&mut suffix, s, pos),
-                    None => push_unique(&mut exact, h.as_str(), pos),
-                }
+                let (map, key) = match h.suffix() {
+                    Some(s) => (&mut suffix, s),
+                    None => (&mut exact, h.as_str()),
+                };
+                map.entry(key.as_bytes().into()).or_default().add(pos, segments);
             }
         }
         HostIndex {
-            exact: freeze(exact),
-            suffix: freeze(suffix),
-            any_host: any_host.into(),
+            exact: build_all(exact),
+            suffix: build_all(suffix),
+            any_host: any_host.build(),
             rule_count: rules.len() as u32,
         }
     }
 
-    /// The rules that can apply to `host` (without its port, any case), in order.
+    /// The rules that can apply to `host` (without its port, any case) and the
+    /// normalised `path`, in order.
     #[inline]
-    pub(crate) fn candidates(&self, host: &str) -> Candidates<'_> {
+    pub(crate) fn candidates(&self, host: &str, path: &str) -> Candidates<'_> {
         let all = Candidates::All(0..self.rule_count);
         let mut buf = [0u8; MAX_HOST];
         let Some(lower) = lower_into(host, &mut buf) else {
             return all;
         };
+        let segment = first_segment(path).as_bytes();
         let mut merge = Merge::default();
-        merge.push(&self.any_host);
-        if let Some(list) = self.exact.get(lower) {
-            merge.push(list);
+        merge.push_bucket(&self.any_host, segment);
+        if let Some(bucket) = self.exact.get(lower) {
+            merge.push_bucket(bucket, segment);
         }
         if !self.suffix.is_empty() {
             // Every `*.suffix` that matches: the text after each dot that is not the
@@ -126,8 +178,8 @@ impl HostIndex {
                 if b != b'.' {
                     continue;
                 }
-                if let Some(list) = lower.get(i + 1..).and_then(|s| self.suffix.get(s)) {
-                    if !merge.push(list) {
+                if let Some(bucket) = lower.get(i + 1..).and_then(|s| self.suffix.get(s)) {
+                    if !merge.push_bucket(bucket, segment) {
                         return all;
                     }
                 }
@@ -145,6 +197,17 @@ pub(crate) struct Merge<'a> {
 }
 
 impl<'a> Merge<'a> {
+    /// `false` when full.
+    fn push_bucket(&mut self, bucket: &'a Bucket, segment: &[u8]) -> bool {
+        let mut ok = self.push(&bucket.any_segment);
+        if !bucket.by_segment.is_empty() {
+            if let Some(list) = bucket.by_segment.get(segment) {
+                ok &= self.push(list);
+            }
+        }
+        ok
+    }
+
     /// `false` when full.
     fn push(&mut self, list: &'a [u32]) -> bool {
         if list.is_empty() {

@@ -53,7 +53,7 @@ impl Policy {
             method: method_bit(req.method),
             ip: ClientAddr::new(req.client_ip),
         };
-        for (pos, host_known) in self.index.candidates(host) {
+        for (pos, host_known) in self.index.candidates(host, &path) {
             let Some(rule) = self.rules.get(pos) else {
                 continue;
             };

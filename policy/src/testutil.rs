@@ -36,15 +36,21 @@ impl Rng {
 
 /// Compiled rules with just the given `hosts`, for index tests.
 pub fn compiled(hosts: &[&[&str]]) -> Vec<CompiledRule> {
-    hosts
+    let rules: Vec<(&[&str], &[&str])> = hosts.iter().map(|h| (*h, &[][..])).collect();
+    compiled_with_paths(&rules)
+}
+
+/// Compiled rules with the given `(hosts, paths)`, for index tests.
+pub fn compiled_with_paths(rules: &[(&[&str], &[&str])]) -> Vec<CompiledRule> {
+    rules
         .iter()
         .enumerate()
-        .map(|(i, h)| {
+        .map(|(i, (h, p))| {
             CompiledRule::compile(&RuleSettings {
                 name: format!("r{i}"),
                 index: i,
                 hosts: h.iter().map(|s| s.to_string()).collect(),
-                paths: vec![],
+                paths: p.iter().map(|s| s.to_string()).collect(),
                 methods: vec![],
                 networks: vec![],
                 groups: vec![],

@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -33,7 +32,7 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 /// A private `redis-server`, killed on drop.
 pub struct RedisServer {
     pub port: u16,
-    child: Child,
+    child: std::sync::Mutex<Child>,
     _dir: tempfile::TempDir,
 }
 
@@ -58,9 +57,9 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server is not installed: run scripts/install-deps.sh");
-        let mut server = Self {
+        let server = Self {
             port,
-            child,
+            child: std::sync::Mutex::new(child),
             _dir: dir,
         };
         let start = Instant::now();
@@ -68,7 +67,7 @@ impl RedisServer {
             if server.ping() {
                 return Some(server);
             }
-            if let Ok(Some(_)) = server.child.try_wait() {
+            if let Ok(Some(_)) = server.child.lock().unwrap().try_wait() {
                 return None; // lost the port race; try another
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -93,10 +92,19 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// Stops the server now (to test outages); dropping does the same.
+    pub fn kill(&self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -141,11 +149,4 @@ fn psql(url: &str, sql: &str) {
         "PostgreSQL is needed for the tests ({sql}): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A scratch directory that survives the test when `SEKISHO_KEEP_TEST_DIRS` is set.
-pub fn scratch_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().to_path_buf();
-    (dir, path)
 }

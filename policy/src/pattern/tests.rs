@@ -86,3 +86,48 @@ fn unnormalised_patterns_are_refused() {
     // Invalid escapes survive normalisation, so they are fine.
     assert!(m("/100%", "/100%"));
 }
+
+#[test]
+fn regex_literal_prefixes_are_conservative() {
+    for (re, prefix) in [
+        ("^/api/v[0-9]+/", "/api/v"),
+        ("^/api/", "/api/"),
+        ("^/apis?/", "/api"),
+        ("^/apis*/", "/api"),
+        ("^/apis+/", "/api"),
+        ("^/apis{0,2}/", "/api"),
+        ("^/a\\.b", "/a"),
+        ("^/a.b", "/a"),
+        ("^/日本/x", "/日本/x"),
+        ("^/日?/x", "/"),
+        ("^/(a|b)", ""),
+        ("^/a|^/b", ""),
+        ("/api", ""),
+        ("(?i)^/api", ""),
+        ("^/a b", "/a"),
+        ("^", ""),
+    ] {
+        assert_eq!(anchored_literal_prefix(re), prefix, "{re}");
+    }
+}
+
+#[test]
+fn segment_keys() {
+    let key = |p: &str| PathPattern::compile(p).unwrap().segment_key().map(str::to_string);
+    assert_eq!(key("/admin"), Some("admin".into()));
+    assert_eq!(key("/admin/"), Some("admin".into()));
+    assert_eq!(key("/admin/x"), Some("admin".into()));
+    assert_eq!(key("/admin;x"), Some("admin".into()));
+    assert_eq!(key("/"), None);
+    assert_eq!(key("/api/*/x"), Some("api".into()));
+    assert_eq!(key("/api*"), None);
+    assert_eq!(key("/*/x"), None);
+    assert_eq!(key("/**"), None);
+    assert_eq!(key("regex:^/api/v1"), Some("api".into()));
+    assert_eq!(key("regex:^/api"), None);
+    assert_eq!(key("regex:/api/"), None);
+    assert_eq!(first_segment("/admin/x"), "admin");
+    assert_eq!(first_segment("/admin;x/y"), "admin");
+    assert_eq!(first_segment("/"), "");
+    assert_eq!(first_segment("/a"), "a");
+}

@@ -1,0 +1,345 @@
+//! Starts an echo upstream and a gateway in front of it.
+use axum::extract::Request;
+use axum::routing::any;
+use sekisho_auth::{Email, ManualClock, NewUser, PasswordInput};
+use sekisho_gateway::{App, GatewayHandle};
+use sekisho_testkit::{free_port, RedisServer};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub const T0: i64 = 1_800_000_000;
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Memory,
+    Redis,
+}
+
+/// Every request the upstream saw: (path, headers as (lower-case name, value)).
+pub type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+/// An HTTP server that answers every request with a JSON list of its headers.
+pub struct Upstream {
+    pub port: u16,
+    pub seen: Seen,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        // Tests drop this inside their own runtime, where a blocking drop would panic.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Upstream {
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let seen: Seen = Arc::default();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let recorded = Arc::clone(&seen);
+        let app = axum::Router::new().fallback(any(move |req: Request| {
+            let recorded = Arc::clone(&recorded);
+            async move {
+                let headers: Vec<(String, String)> = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                recorded
+                    .lock()
+                    .unwrap()
+                    .push((req.uri().path().to_string(), headers.clone()));
+                (
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    serde_json::to_string(&headers).unwrap_or_default(),
+                )
+            }
+        }));
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            port,
+            seen,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Headers of the last request to `path`.
+    pub fn last(&self, path: &str) -> Vec<(String, String)> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_else(|| panic!("upstream never saw {path}"))
+    }
+}
+
+pub struct TestGateway {
+    pub handle: GatewayHandle,
+    pub clock: Arc<ManualClock>,
+    pub upstream: Upstream,
+    pub base: String,
+    _dir: tempfile::TempDir,
+    _redis: Option<RedisServer>,
+}
+
+impl TestGateway {
+    pub fn start(store: Store) -> Self {
+        Self::start_with(store, "")
+    }
+
+    /// `extra` is appended to the config (more sites, rules, settings).
+    pub fn start_with(store: Store, extra: &str) -> Self {
+        let upstream = Upstream::start();
+        let redis = (store == Store::Redis).then(RedisServer::start);
+        let dir = tempfile::tempdir().unwrap();
+        let listen = free_port();
+        let admin = free_port();
+        let store_line = match &redis {
+            Some(r) => format!("store = \"{}\"\nkey_prefix = \"it:\"", r.url()),
+            None => "store = \"memory\"".to_string(),
+        };
+        let config = format!(
+            r#"
+[server]
+listen = "127.0.0.1:{listen}"
+admin_listen = "127.0.0.1:{admin}"
+threads = 1
+grace_period = "0s"
+
+[session]
+{store_line}
+idle_timeout = "30m"
+lifetime = "8h"
+
+[database]
+url = "sqlite://{db}"
+
+[password]
+memory_kib = 1024
+iterations = 1
+
+[[sites]]
+host = "127.0.0.1"
+upstreams = ["127.0.0.1:{up}"]
+
+[[sites]]
+host = "other.test"
+upstreams = ["127.0.0.1:{up}"]
+
+[policy]
+default = "deny"
+
+[[rules]]
+name = "public"
+paths = ["/public"]
+action = "bypass"
+
+[[rules]]
+name = "blocked"
+paths = ["/deny"]
+action = "deny"
+
+[[rules]]
+name = "admin"
+paths = ["/admin"]
+groups = ["admins"]
+action = "two_factor"
+
+[[rules]]
+name = "admin-others"
+paths = ["/admin"]
+action = "deny"
+
+[[rules]]
+name = "members"
+paths = ["/members", "/api"]
+action = "one_factor"
+{extra}
+"#,
+            db = dir.path().join("it.db").display(),
+            up = upstream.port,
+        );
+        let settings =
+            sekisho_config::load_str(&config, "<it>", &HashMap::<String, String>::new()).unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let app = App::build(settings, clock.clone()).unwrap();
+        create_user(&app, "user@example.com", "Test User", &[]);
+        create_user(&app, "admin@example.com", "山田 管理者", &["admins"]);
+        let handle = GatewayHandle::spawn(app, Vec::new()).unwrap();
+        Self {
+            base: format!("http://127.0.0.1:{listen}"),
+            handle,
+            clock,
+            upstream,
+            _dir: dir,
+            _redis: redis,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.handle.admin_addr.unwrap())
+    }
+
+    /// Stops the Redis server (to test outages).
+    pub fn stop_redis(&self) {
+        if let Some(r) = &self._redis {
+            r.kill();
+        }
+    }
+
+    /// The store's view of a session cookie value.
+    pub async fn stored(&self, cookie_value: &str) -> bool {
+        let key = sekisho_auth::SessionKey::from_cookie(cookie_value).unwrap();
+        self.handle
+            .app
+            .sessions
+            .store()
+            .get(&key)
+            .await
+            .unwrap()
+            .is_some()
+    }
+}
+
+fn create_user(app: &App, email: &str, name: &str, groups: &[&str]) {
+    let hash = app
+        .ui
+        .hasher
+        .hash_blocking(&PasswordInput::new(PASSWORD.into()))
+        .unwrap();
+    app.io
+        .block_on(app.ui.accounts.create_user(
+            NewUser {
+                email: Email::parse(email).unwrap(),
+                display_name: name.into(),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                department: String::new(),
+                password_hash: Some(hash),
+            },
+            T0,
+        ))
+        .unwrap()
+        .unwrap();
+}
+
+/// A browser-like client: cookie jar, no automatic redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Loads the sign-in form and returns its CSRF token.
+pub async fn csrf_token(c: &reqwest::Client, gw: &TestGateway) -> String {
+    let body = c
+        .get(gw.url("/_sekisho/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the sign-in form has a CSRF token")
+        .to_string()
+}
+
+/// Posts the sign-in form from the gateway's own origin.
+pub async fn sign_in(
+    c: &reqwest::Client,
+    gw: &TestGateway,
+    email: &str,
+    password: &str,
+    rd: &str,
+) -> reqwest::Response {
+    let token = csrf_token(c, gw).await;
+    c.post(gw.url("/_sekisho/login"))
+        .header("origin", &gw.base)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", email),
+            ("password", password),
+            ("rd", rd),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie value the gateway set on a response.
+pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("sekisho_session="))
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Runs a test's client side. Gateways are started and dropped outside any runtime,
+/// because they own runtimes of their own.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Runs an async scenario against a gateway on each store.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn memory() {
+                let gw = $crate::harness::TestGateway::start($crate::harness::Store::Memory);
+                $crate::harness::block_on(super::$name(&gw));
+            }
+            #[test]
+            fn redis() {
+                let gw = $crate::harness::TestGateway::start($crate::harness::Store::Redis);
+                $crate::harness::block_on(super::$name(&gw));
+            }
+        }
+    };
+}
