@@ -270,7 +270,11 @@ fn explain(c: &ConfigArg, url: &str, method: &str, user: Option<&str>, groups: &
     };
     let user_lower = user.map(|u| u.trim().to_lowercase());
     let subject = user_lower.as_deref().map(|u| Subject { user: u, groups });
-    print!("{}", policy.explain(&facts, subject.as_ref()));
+    let text = policy.explain(&facts, subject.as_ref()).to_string();
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
     Ok(())
 }
 
