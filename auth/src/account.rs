@@ -118,7 +118,11 @@ impl AccountStore {
         sqlx::any::install_default_drivers();
         let mut url = settings.url.expose().to_string();
         if settings.kind == DatabaseKind::Sqlite && !url.contains("mode=") {
-            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -161,7 +165,9 @@ impl AccountStore {
         let groups = normalize_groups(&new.groups)?;
         let display_name = new.display_name.trim().to_string();
         if display_name.is_empty() || display_name.len() > 200 {
-            return Err(AuthError::Invalid("display name must be 1–200 characters".into()));
+            return Err(AuthError::Invalid(
+                "display name must be 1–200 characters".into(),
+            ));
         }
         let id = crate::token::random_token(16);
         let mut tx = self.pool.begin().await?;
@@ -180,7 +186,11 @@ impl AccountStore {
         .await;
         if let Err(e) = inserted {
             let unique = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
-            return Err(if unique { AuthError::DuplicateEmail } else { e.into() });
+            return Err(if unique {
+                AuthError::DuplicateEmail
+            } else {
+                e.into()
+            });
         }
         for g in &groups {
             sqlx::query("INSERT INTO user_groups (user_id, group_name) VALUES ($1, $2)")
@@ -205,10 +215,12 @@ impl AccountStore {
     }
 
     pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, AuthError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1"))
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_lower = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(row) => Ok(Some(self.with_groups(user_from_row(&row)?).await?)),
             None => Ok(None),
@@ -228,13 +240,19 @@ impl AccountStore {
 
     /// Every user, ordered by e-mail.
     pub async fn list_users(&self) -> Result<Vec<User>, AuthError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email_lower"))
-            .fetch_all(&self.pool)
-            .await?;
-        let group_rows = sqlx::query("SELECT user_id, group_name FROM user_groups ORDER BY group_name")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY email_lower"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let group_rows =
+            sqlx::query("SELECT user_id, group_name FROM user_groups ORDER BY group_name")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut users = rows
+            .iter()
+            .map(user_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         for row in &group_rows {
             let uid: String = row.try_get("user_id")?;
             let group: String = row.try_get("group_name")?;
@@ -246,7 +264,11 @@ impl AccountStore {
     }
 
     /// Sets a new password and bumps the credential version (voiding old sessions).
-    pub async fn set_password(&self, email: &Email, hash: &PasswordHash) -> Result<User, AuthError> {
+    pub async fn set_password(
+        &self,
+        email: &Email,
+        hash: &PasswordHash,
+    ) -> Result<User, AuthError> {
         let done = sqlx::query(
             "UPDATE users SET password_hash = $1, credential_version = credential_version + 1 WHERE email_lower = $2",
         )
@@ -282,14 +304,18 @@ impl AccountStore {
         if rows == 0 {
             return Err(AuthError::UnknownUser);
         }
-        self.find_by_email(email).await?.ok_or(AuthError::UnknownUser)
+        self.find_by_email(email)
+            .await?
+            .ok_or(AuthError::UnknownUser)
     }
 
     async fn with_groups(&self, mut user: User) -> Result<User, AuthError> {
-        let rows = sqlx::query("SELECT group_name FROM user_groups WHERE user_id = $1 ORDER BY group_name")
-            .bind(&user.id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT group_name FROM user_groups WHERE user_id = $1 ORDER BY group_name",
+        )
+        .bind(&user.id)
+        .fetch_all(&self.pool)
+        .await?;
         user.groups = rows
             .iter()
             .map(|r| r.try_get::<String, _>("group_name"))

@@ -61,7 +61,10 @@ impl fmt::Debug for PasswordInput {
 }
 
 enum Job {
-    Hash(PasswordInput, oneshot::Sender<Result<PasswordHash, AuthError>>),
+    Hash(
+        PasswordInput,
+        oneshot::Sender<Result<PasswordHash, AuthError>>,
+    ),
     Verify(PasswordInput, PasswordHash, oneshot::Sender<bool>),
 }
 
@@ -173,8 +176,8 @@ fn worker(rx: &Mutex<Receiver<Job>>, argon: &Argon2<'static>) {
                 let _ = reply.send(hash_now(argon, password.expose()));
             }
             Ok(Job::Verify(password, hash, reply)) => {
-                let ok = argon2::password_hash::PasswordHash::new(hash.as_phc())
-                    .is_ok_and(|parsed| {
+                let ok =
+                    argon2::password_hash::PasswordHash::new(hash.as_phc()).is_ok_and(|parsed| {
                         argon
                             .verify_password(password.expose().as_bytes(), &parsed)
                             .is_ok()

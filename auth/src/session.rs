@@ -202,16 +202,27 @@ impl Session {
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session that the store may forget at `expires_at`.
-    async fn insert(&self, key: &SessionKey, session: &Session, expires_at: UnixTime) -> Result<(), StoreError>;
+    async fn insert(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError>;
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError>;
     /// Replaces an existing session (e.g. a newer `last_seen`); never resurrects a
     /// deleted one. Returns whether it still existed.
-    async fn update(&self, key: &SessionKey, session: &Session, expires_at: UnixTime) -> Result<bool, StoreError>;
+    async fn update(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError>;
     /// Returns whether the session existed.
     async fn remove(&self, key: &SessionKey, user_id: &str) -> Result<bool, StoreError>;
     /// Ends every session of a user; returns how many there were.
     async fn remove_user(&self, user_id: &str) -> Result<usize, StoreError>;
-    async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError>;
+    async fn list_user(&self, user_id: &str)
+        -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     fn name(&self) -> &'static str;
 }
@@ -246,7 +257,11 @@ impl fmt::Debug for SessionService {
 }
 
 impl SessionService {
-    pub fn new(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>, timeouts: SessionTimeouts) -> Self {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        clock: Arc<dyn Clock>,
+        timeouts: SessionTimeouts,
+    ) -> Self {
         let touch_every = (timeouts.idle.as_secs() as i64 / 10).clamp(1, 60);
         Self {
             store,

@@ -40,7 +40,11 @@ fn site_rules(site: usize, first_index: usize, with_hosts: bool) -> Vec<RuleSett
         format!("site{site}.example.com")
     };
     let hosts = if with_hosts { vec![host] } else { vec![] };
-    let prefix = if with_hosts { String::new() } else { format!("/site{site}") };
+    let prefix = if with_hosts {
+        String::new()
+    } else {
+        format!("/site{site}")
+    };
     let i = first_index;
     vec![
         RuleSettings {
@@ -60,7 +64,10 @@ fn site_rules(site: usize, first_index: usize, with_hosts: bool) -> Vec<RuleSett
         RuleSettings {
             hosts: hosts.clone(),
             paths: vec![format!("{prefix}/api/*/internal/**")],
-            networks: vec!["10.0.0.0/8".parse().unwrap(), "192.168.0.0/16".parse().unwrap()],
+            networks: vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "192.168.0.0/16".parse().unwrap(),
+            ],
             ..rule(i + 2, Action::Bypass)
         },
         RuleSettings {
@@ -199,9 +206,11 @@ fn bench_policy(c: &mut Criterion) {
         client_ip: client,
     };
     assert!(flat.evaluate(&miss, None).rule.is_none());
-    group.bench_with_input(BenchmarkId::new("no_hosts_full_scan", 1_000), &miss, |b, r| {
-        b.iter(|| flat.evaluate(black_box(r), None).action)
-    });
+    group.bench_with_input(
+        BenchmarkId::new("no_hosts_full_scan", 1_000),
+        &miss,
+        |b, r| b.iter(|| flat.evaluate(black_box(r), None).action),
+    );
     group.finish();
 }
 

@@ -129,9 +129,12 @@ impl Validator<'_> {
     }
 
     fn addr(&self, key: &str, value: &str) -> R<SocketAddr> {
-        value
-            .parse()
-            .map_err(|_| self.err(key, format!("`{value}` is not an address like 127.0.0.1:8080")))
+        value.parse().map_err(|_| {
+            self.err(
+                key,
+                format!("`{value}` is not an address like 127.0.0.1:8080"),
+            )
+        })
     }
 
     fn ui(&self, u: crate::schema::UiSection) -> R<UiSettings> {
@@ -146,7 +149,10 @@ impl Validator<'_> {
             ));
         }
         if !u.default_redirect.starts_with('/') || u.default_redirect.starts_with("//") {
-            return Err(self.err("ui.default_redirect", "must be a path starting with a single /"));
+            return Err(self.err(
+                "ui.default_redirect",
+                "must be a path starting with a single /",
+            ));
         }
         if !(1024..=10 * 1024 * 1024).contains(&u.max_body_bytes) {
             return Err(self.err("ui.max_body_bytes", "must be between 1024 and 10485760"));
@@ -161,9 +167,7 @@ impl Validator<'_> {
     }
 
     fn session(&self, s: crate::schema::SessionSection) -> R<SessionSettings> {
-        let store_value = self
-            .env_secret("SEKISHO_SESSION_STORE")?
-            .unwrap_or(s.store);
+        let store_value = self.env_secret("SEKISHO_SESSION_STORE")?.unwrap_or(s.store);
         let store = if store_value == "memory" {
             if s.memory_capacity == 0 {
                 return Err(self.err("session.memory_capacity", "must be at least 1"));
@@ -206,7 +210,10 @@ impl Validator<'_> {
 
     fn cookie(&self, c: crate::schema::CookieSection) -> R<CookieSettings> {
         if c.name.is_empty() || !c.name.bytes().all(is_token_byte) {
-            return Err(self.err("cookie.name", "must be a non-empty token (letters, digits, - _)"));
+            return Err(self.err(
+                "cookie.name",
+                "must be a non-empty token (letters, digits, - _)",
+            ));
         }
         if c.name.starts_with("__") {
             return Err(self.err(
@@ -222,7 +229,9 @@ impl Validator<'_> {
         Ok(CookieSettings {
             name: c.name,
             secure: c.secure,
-            domain: c.domain.map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
+            domain: c
+                .domain
+                .map(|d| d.trim_start_matches('.').to_ascii_lowercase()),
         })
     }
 
@@ -233,10 +242,7 @@ impl Validator<'_> {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             DatabaseKind::Postgres
         } else {
-            return Err(self.err(
-                "database.url",
-                "must start with sqlite: or postgres://",
-            ));
+            return Err(self.err("database.url", "must start with sqlite: or postgres://"));
         };
         if d.max_connections == 0 {
             return Err(self.err("database.max_connections", "must be at least 1"));
@@ -322,7 +328,10 @@ impl Validator<'_> {
                 return Err(self.err(key, format!("`{host}` is configured twice")));
             }
             if s.upstreams.is_empty() {
-                return Err(self.err(format!("sites[{i}].upstreams"), "needs at least one host:port"));
+                return Err(self.err(
+                    format!("sites[{i}].upstreams"),
+                    "needs at least one host:port",
+                ));
             }
             for (j, u) in s.upstreams.iter().enumerate() {
                 let ok = u
@@ -353,9 +362,9 @@ impl Validator<'_> {
         let host = raw.to_ascii_lowercase();
         let bare = host.strip_prefix("*.").unwrap_or(&host);
         let legal = !bare.is_empty()
-            && bare
-                .split('.')
-                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            && bare.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
         if !legal {
             return Err(self.err(
                 key,
@@ -382,15 +391,24 @@ impl Validator<'_> {
         }
         for (j, g) in r.groups.iter().enumerate() {
             if g.trim().is_empty() || g.contains(',') {
-                return Err(self.err(format!("rules[{i}].groups[{j}]"), "group names are non-empty and have no commas"));
+                return Err(self.err(
+                    format!("rules[{i}].groups[{j}]"),
+                    "group names are non-empty and have no commas",
+                ));
             }
         }
         if let Some(age) = r.max_mfa_age {
             if r.action != Action::TwoFactor {
-                return Err(self.err(format!("rules[{i}].max_mfa_age"), "only applies to action = \"two_factor\""));
+                return Err(self.err(
+                    format!("rules[{i}].max_mfa_age"),
+                    "only applies to action = \"two_factor\"",
+                ));
             }
             if age.0.is_zero() {
-                return Err(self.err(format!("rules[{i}].max_mfa_age"), "must be longer than zero"));
+                return Err(self.err(
+                    format!("rules[{i}].max_mfa_age"),
+                    "must be longer than zero",
+                ));
             }
         }
         Ok(RuleSettings {
@@ -417,7 +435,9 @@ impl Validator<'_> {
         match self.env.var(&file_var) {
             Some(path) => std::fs::read_to_string(&path)
                 .map(|s| Some(s.trim().to_string()))
-                .map_err(|e| ConfigError::new("<env>", file_var, format!("cannot read `{path}`: {e}"))),
+                .map_err(|e| {
+                    ConfigError::new("<env>", file_var, format!("cannot read `{path}`: {e}"))
+                }),
             None => Ok(None),
         }
     }
@@ -428,7 +448,9 @@ impl Validator<'_> {
             None => match key_file {
                 Some(path) => (
                     std::fs::read_to_string(path)
-                        .map_err(|e| self.err("secrets.key_file", format!("cannot read `{path}`: {e}")))?
+                        .map_err(|e| {
+                            self.err("secrets.key_file", format!("cannot read `{path}`: {e}"))
+                        })?
                         .trim()
                         .to_string(),
                     "secrets.key_file".to_string(),
@@ -448,7 +470,7 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() < 64 || s.len() % 2 != 0 {
+    if s.len() < 64 || !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

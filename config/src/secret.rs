@@ -53,12 +53,7 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => {
             let userinfo = &rest[..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            format!(
-                "{}://{}:***@{}",
-                &url[..scheme_end],
-                user,
-                &rest[at + 1..]
-            )
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &rest[at + 1..])
         }
         None => url.to_string(),
     }

@@ -131,6 +131,10 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s)
             .map(HumanDuration)
-            .map_err(|e| de::Error::custom(format!("invalid duration `{s}` ({e}); write e.g. \"30s\", \"15m\", \"12h\", \"7d\"")))
+            .map_err(|e| {
+                de::Error::custom(format!(
+                    "invalid duration `{s}` ({e}); write e.g. \"30s\", \"15m\", \"12h\", \"7d\""
+                ))
+            })
     }
 }

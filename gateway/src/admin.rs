@@ -37,8 +37,11 @@ impl ServeHttp for AdminApp {
         match path.as_str() {
             "/healthz" => text(200, "text/plain", "ok\n".into()),
             "/readyz" => {
-                let store = tokio::time::timeout(Duration::from_secs(2), self.app.sessions.store().ping()).await;
-                let sql = tokio::time::timeout(Duration::from_secs(2), self.app.ui.accounts.ping()).await;
+                let store =
+                    tokio::time::timeout(Duration::from_secs(2), self.app.sessions.store().ping())
+                        .await;
+                let sql =
+                    tokio::time::timeout(Duration::from_secs(2), self.app.ui.accounts.ping()).await;
                 let store_ok = matches!(store, Ok(Ok(())));
                 let sql_ok = matches!(sql, Ok(Ok(())));
                 let body = format!(
@@ -46,7 +49,11 @@ impl ServeHttp for AdminApp {
                     if store_ok { "ok" } else { "unavailable" },
                     if sql_ok { "ok" } else { "unavailable" }
                 );
-                text(if store_ok && sql_ok { 200 } else { 503 }, "text/plain", body)
+                text(
+                    if store_ok && sql_ok { 200 } else { 503 },
+                    "text/plain",
+                    body,
+                )
             }
             "/metrics" => text(200, "text/plain; version=0.0.4", crate::metrics::render()),
             _ => text(404, "text/plain", "not found\n".into()),

@@ -83,22 +83,34 @@ pub struct App {
 
 impl fmt::Debug for App {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("App").field("source", &self.settings.source).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("source", &self.settings.source)
+            .finish_non_exhaustive()
     }
 }
 
 impl App {
     /// Compiles the policy, opens the stores and builds the UI.
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>, AppError> {
-        let policy = Policy::compile(&settings.policy).map_err(|e| AppError::Config(format!("{}: {e}", settings.source)))?;
-        let identity = IdentityHeaders::new(&settings.headers).map_err(|e| AppError::Config(e.to_string()))?;
-        let upstreams = Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?;
+        let policy = Policy::compile(&settings.policy)
+            .map_err(|e| AppError::Config(format!("{}: {e}", settings.source)))?;
+        let identity =
+            IdentityHeaders::new(&settings.headers).map_err(|e| AppError::Config(e.to_string()))?;
+        let upstreams =
+            Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?;
         let io = IoRuntime::new()?;
         let store: Arc<dyn SessionStore> = match &settings.session.store {
-            SessionStoreKind::Memory { capacity } => Arc::new(MemorySessionStore::new(*capacity, clock.clone())),
+            SessionStoreKind::Memory { capacity } => {
+                Arc::new(MemorySessionStore::new(*capacity, clock.clone()))
+            }
             SessionStoreKind::Redis { url } => Arc::new(
-                RedisSessionStore::new(url.expose(), &settings.session.key_prefix, settings.session.lifetime, clock.clone())
-                    .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
+                RedisSessionStore::new(
+                    url.expose(),
+                    &settings.session.key_prefix,
+                    settings.session.lifetime,
+                    clock.clone(),
+                )
+                .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
             ),
         };
         let sessions = Arc::new(SessionService::new(
@@ -110,7 +122,8 @@ impl App {
             .block_on(AccountStore::connect(&settings.database))
             .ok_or_else(|| AppError::Startup("I/O runtime is gone".into()))?
             .map_err(|e| AppError::Startup(format!("database: {e}")))?;
-        let hasher = PasswordHasher::new(&settings.password).map_err(|e| AppError::Startup(e.to_string()))?;
+        let hasher = PasswordHasher::new(&settings.password)
+            .map_err(|e| AppError::Startup(e.to_string()))?;
         let key = match &settings.secret_key {
             Some(k) => k.expose().to_vec(),
             None => {
@@ -124,9 +137,18 @@ impl App {
             }
         };
         let ui_config = UiConfig::from_settings(&settings);
-        let own_cookies = [ui_config.session_cookie.clone(), ui_config.csrf_cookie.clone()];
+        let own_cookies = [
+            ui_config.session_cookie.clone(),
+            ui_config.csrf_cookie.clone(),
+        ];
         let scheme = ui_config.scheme;
-        let ui = Arc::new(UiContext::new(ui_config, accounts, Arc::clone(&sessions), hasher, &key));
+        let ui = Arc::new(UiContext::new(
+            ui_config,
+            accounts,
+            Arc::clone(&sessions),
+            hasher,
+            &key,
+        ));
         let router = sekisho_login_ui::router(Arc::clone(&ui));
         Ok(Arc::new(Self {
             trusted_proxies: settings.trusted_proxies.clone(),

@@ -43,7 +43,10 @@ pub async fn serve(
     if let Some(headers) = builder.headers_mut() {
         headers.clone_from(&head.headers);
     }
-    let request = match builder.extension(client.clone()).body(axum::body::Body::from(body.freeze())) {
+    let request = match builder
+        .extension(client.clone())
+        .body(axum::body::Body::from(body.freeze()))
+    {
         Ok(r) => r,
         Err(_) => return write(session, error(ui, session, ErrorKind::BadRequest, &client)).await,
     };
@@ -64,17 +67,30 @@ pub async fn serve(
     write_bytes(session, out).await
 }
 
-fn error(ui: &UiContext, session: &Session, kind: ErrorKind, client: &ClientInfo) -> http::Response<Bytes> {
+fn error(
+    ui: &UiContext,
+    session: &Session,
+    kind: ErrorKind,
+    client: &ClientInfo,
+) -> http::Response<Bytes> {
     let head = session.req_header();
     let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
     ui.error_response(kind, &head.headers, here, &client.request_id)
         .map(Bytes::from)
 }
 
-async fn too_large(session: &mut Session, ui: &UiContext, client: &ClientInfo) -> pingora::Result<u16> {
+async fn too_large(
+    session: &mut Session,
+    ui: &UiContext,
+    client: &ClientInfo,
+) -> pingora::Result<u16> {
     // The rest of the body stays unread, so this connection cannot be reused.
     session.set_keepalive(None);
-    write(session, error(ui, session, ErrorKind::PayloadTooLarge, client)).await
+    write(
+        session,
+        error(ui, session, ErrorKind::PayloadTooLarge, client),
+    )
+    .await
 }
 
 async fn write(session: &mut Session, resp: http::Response<Bytes>) -> pingora::Result<u16> {
@@ -82,7 +98,10 @@ async fn write(session: &mut Session, resp: http::Response<Bytes>) -> pingora::R
 }
 
 /// Writes a complete local response.
-pub async fn write_bytes(session: &mut Session, resp: http::Response<Bytes>) -> pingora::Result<u16> {
+pub async fn write_bytes(
+    session: &mut Session,
+    resp: http::Response<Bytes>,
+) -> pingora::Result<u16> {
     let (parts, body) = resp.into_parts();
     let status = parts.status.as_u16();
     let mut header = ResponseHeader::build(parts.status, Some(parts.headers.len() + 1))?;
@@ -91,7 +110,9 @@ pub async fn write_bytes(session: &mut Session, resp: http::Response<Bytes>) -> 
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
     let head_only = session.req_header().method == http::Method::HEAD;
-    session.write_response_header(Box::new(header), head_only).await?;
+    session
+        .write_response_header(Box::new(header), head_only)
+        .await?;
     if !head_only {
         session.write_response_body(Some(body), true).await?;
     }

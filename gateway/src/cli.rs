@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "sekisho", version, about = "Sekisho: an authentication gateway in front of existing web sites")]
+#[command(
+    name = "sekisho",
+    version,
+    about = "Sekisho: an authentication gateway in front of existing web sites"
+)]
 struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, global = true)]
@@ -148,14 +152,15 @@ pub fn main() -> ExitCode {
         } => demo(listen, admin_listen, &data_dir, json),
         Command::CheckConfig(c) => check_config(&c),
         Command::Policy {
-            command: PolicyCommand::Explain {
-                config,
-                url,
-                method,
-                user,
-                groups,
-                ip,
-            },
+            command:
+                PolicyCommand::Explain {
+                    config,
+                    url,
+                    method,
+                    user,
+                    groups,
+                    ip,
+                },
         } => explain(&config, &url, &method, user.as_deref(), &groups, ip),
         Command::User { command } => user(command),
         Command::HashPassword { config } => hash_password(config),
@@ -172,7 +177,9 @@ pub fn main() -> ExitCode {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEKISHO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -204,13 +211,19 @@ fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool
     let admin = pick(admin)?;
     let (handle, users) = crate::demo::start(listen, admin, dir).map_err(|e| e.to_string())?;
     let url = format!("http://{}/", handle.proxy_addr);
-    let admin_url = handle.admin_addr.map(|a| format!("http://{a}/")).unwrap_or_default();
+    let admin_url = handle
+        .admin_addr
+        .map(|a| format!("http://{a}/"))
+        .unwrap_or_default();
     if json {
         let users: Vec<serde_json::Value> = users
             .iter()
             .map(|u| serde_json::json!({"email": u.email, "password": u.password, "groups": u.groups}))
             .collect();
-        println!("{}", serde_json::json!({"url": url, "admin_url": admin_url, "users": users}));
+        println!(
+            "{}",
+            serde_json::json!({"url": url, "admin_url": admin_url, "users": users})
+        );
     } else {
         println!("Sekisho demo is running.\n");
         println!("  Site:        {url}");
@@ -219,7 +232,12 @@ fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool
         println!("  Identity:    {url}whoami    (what the site receives)");
         println!("  Health:      {admin_url}healthz  {admin_url}metrics\n");
         for u in &users {
-            println!("  {:<20} password: {}   groups: {}", u.email, u.password, u.groups.join(","));
+            println!(
+                "  {:<20} password: {}   groups: {}",
+                u.email,
+                u.password,
+                u.groups.join(",")
+            );
         }
         println!("\nData in {}. Press Ctrl-C to stop.", dir.display());
     }
@@ -242,10 +260,23 @@ fn check_config(c: &ConfigArg) -> CliResult {
     println!("  listen         {}", s.server.listen);
     println!(
         "  admin          {}",
-        s.server.admin_listen.map_or("off".to_string(), |a| a.to_string())
+        s.server
+            .admin_listen
+            .map_or("off".to_string(), |a| a.to_string())
     );
-    println!("  sites          {}", s.sites.iter().map(|x| x.host.as_str()).collect::<Vec<_>>().join(", "));
-    println!("  rules          {} (default: {})", policy.rule_count(), s.policy.default);
+    println!(
+        "  sites          {}",
+        s.sites
+            .iter()
+            .map(|x| x.host.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  rules          {} (default: {})",
+        policy.rule_count(),
+        s.policy.default
+    );
     println!("  session store  {store}");
     println!("  database       {}", redact_url(s.database.url.expose()));
     if s.secret_key.is_none() {
@@ -254,7 +285,14 @@ fn check_config(c: &ConfigArg) -> CliResult {
     Ok(())
 }
 
-fn explain(c: &ConfigArg, url: &str, method: &str, user: Option<&str>, groups: &[String], ip: IpAddr) -> CliResult {
+fn explain(
+    c: &ConfigArg,
+    url: &str,
+    method: &str,
+    user: Option<&str>,
+    groups: &[String],
+    ip: IpAddr,
+) -> CliResult {
     let s = load(c)?;
     let policy = Policy::compile(&s.policy).map_err(|e| format!("{}: {e}", s.source))?;
     let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
@@ -281,7 +319,10 @@ fn explain(c: &ConfigArg, url: &str, method: &str, user: Option<&str>, groups: &
 fn read_password(from_stdin: bool) -> Result<(PasswordInput, bool), String> {
     if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         let pw = line.trim_end_matches(['\r', '\n']).to_string();
         if pw.is_empty() {
             return Err("no password on stdin".into());
@@ -304,7 +345,12 @@ fn block<F: std::future::Future>(f: F) -> Result<F::Output, String> {
 async fn revoke_sessions(s: &Settings, user_id: &str) -> String {
     match &s.session.store {
         SessionStoreKind::Redis { url } => {
-            let store = RedisSessionStore::new(url.expose(), &s.session.key_prefix, s.session.lifetime, Arc::new(SystemClock));
+            let store = RedisSessionStore::new(
+                url.expose(),
+                &s.session.key_prefix,
+                s.session.lifetime,
+                Arc::new(SystemClock),
+            );
             match store {
                 Ok(store) => match sekisho_auth::SessionStore::remove_user(&store, user_id).await {
                     Ok(n) => format!("{n} session(s) ended"),
@@ -378,7 +424,10 @@ fn user(cmd: UserCommand) -> CliResult {
                     );
                 } else {
                     let last = u.last_sign_in.map_or("never".to_string(), |t| {
-                        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64)).to_string()
+                        humantime::format_rfc3339_seconds(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
+                        )
+                        .to_string()
                     });
                     println!(
                         "{:<32} {:<24} {:<20} {:<9} last sign-in {}",
@@ -416,7 +465,11 @@ fn user(cmd: UserCommand) -> CliResult {
             }
             Ok(())
         }
-        UserCommand::Disable { config, email, enable } => {
+        UserCommand::Disable {
+            config,
+            email,
+            enable,
+        } => {
             let s = load(&config)?;
             let email = Email::parse(&email).map_err(|e| e.to_string())?;
             let note = block(async {
@@ -427,7 +480,10 @@ fn user(cmd: UserCommand) -> CliResult {
                 Ok::<_, sekisho_auth::AuthError>(revoke_sessions(&s, &u.id).await)
             })?
             .map_err(|e| e.to_string())?;
-            println!("{email} {}; {note}", if enable { "enabled" } else { "disabled" });
+            println!(
+                "{email} {}; {note}",
+                if enable { "enabled" } else { "disabled" }
+            );
             Ok(())
         }
     }
@@ -436,9 +492,11 @@ fn user(cmd: UserCommand) -> CliResult {
 fn hash_password(config: Option<PathBuf>) -> CliResult {
     let params = match config {
         Some(path) => load(&ConfigArg { config: path })?.password,
-        None => sekisho_config::load_str("", "<defaults>", &ProcessEnv)
-            .map_err(|e| e.to_string())?
-            .password,
+        None => {
+            sekisho_config::load_str("", "<defaults>", &ProcessEnv)
+                .map_err(|e| e.to_string())?
+                .password
+        }
     };
     let hasher = PasswordHasher::new(&params).map_err(|e| e.to_string())?;
     let (password, _) = read_password(true)?;

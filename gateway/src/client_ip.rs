@@ -68,9 +68,16 @@ mod tests {
             "a forged left-most entry is ignored"
         );
         assert_eq!(real_client_ip(peer, &HeaderMap::new(), &trusted), peer);
-        assert_eq!(real_client_ip(peer, &xff("junk, 10.0.0.3"), &trusted), "10.0.0.3".parse::<IpAddr>().unwrap());
         assert_eq!(
-            real_client_ip("::ffff:10.0.0.1".parse().unwrap(), &xff("192.0.2.1"), &trusted),
+            real_client_ip(peer, &xff("junk, 10.0.0.3"), &trusted),
+            "10.0.0.3".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            real_client_ip(
+                "::ffff:10.0.0.1".parse().unwrap(),
+                &xff("192.0.2.1"),
+                &trusted
+            ),
             "192.0.2.1".parse::<IpAddr>().unwrap()
         );
     }

@@ -30,7 +30,10 @@ fn page(title: &str, body: &str) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn header<'a>(session: &'a ServerSession, name: &str) -> &'a str {
@@ -85,7 +88,12 @@ pub fn demo_site_service(addr: SocketAddr) -> Box<dyn ServiceWithDependents> {
 }
 
 /// The demo configuration: `/members` one_factor, `/admin` two_factor for admins.
-pub fn demo_settings(listen: SocketAddr, admin: SocketAddr, site: SocketAddr, dir: &Path) -> Result<Settings, AppError> {
+pub fn demo_settings(
+    listen: SocketAddr,
+    admin: SocketAddr,
+    site: SocketAddr,
+    dir: &Path,
+) -> Result<Settings, AppError> {
     let text = format!(
         r#"
 [server]
@@ -148,14 +156,25 @@ pub fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
     (0..4)
-        .map(|_| (0..4).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect::<String>())
+        .map(|_| {
+            (0..4)
+                .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("-")
 }
 
 /// Creates (or resets the passwords of) the demo users.
 pub fn ensure_demo_users(app: &App) -> Result<Vec<DemoUser>, AppError> {
-    let specs = [("admin@example.com", "Demo Admin", vec!["admins".to_string()]), ("user@example.com", "Demo User", vec![])];
+    let specs = [
+        (
+            "admin@example.com",
+            "Demo Admin",
+            vec!["admins".to_string()],
+        ),
+        ("user@example.com", "Demo User", vec![]),
+    ];
     let accounts: &AccountStore = &app.ui.accounts;
     let mut out = Vec::new();
     for (email, name, groups) in specs {
@@ -200,8 +219,13 @@ pub fn ensure_demo_users(app: &App) -> Result<Vec<DemoUser>, AppError> {
 }
 
 /// Starts the demo and returns the running gateway plus the demo users.
-pub fn start(listen: SocketAddr, admin: SocketAddr, dir: &Path) -> Result<(crate::GatewayHandle, Vec<DemoUser>), AppError> {
-    std::fs::create_dir_all(dir).map_err(|e| AppError::Startup(format!("{}: {e}", dir.display())))?;
+pub fn start(
+    listen: SocketAddr,
+    admin: SocketAddr,
+    dir: &Path,
+) -> Result<(crate::GatewayHandle, Vec<DemoUser>), AppError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AppError::Startup(format!("{}: {e}", dir.display())))?;
     let site = SocketAddr::from(([127, 0, 0, 1], free_port()?));
     let settings = demo_settings(listen, admin, site, dir)?;
     let app = App::build(settings, Arc::new(SystemClock))?;

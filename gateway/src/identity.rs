@@ -8,7 +8,12 @@ use pingora::http::RequestHeader;
 use sekisho_auth::Session;
 use sekisho_config::IdentityHeaderNames;
 
-const DEFAULT_NAMES: [&str; 4] = ["remote-user", "remote-email", "remote-groups", "remote-name"];
+const DEFAULT_NAMES: [&str; 4] = [
+    "remote-user",
+    "remote-email",
+    "remote-groups",
+    "remote-name",
+];
 
 pub struct IdentityHeaders {
     user: HeaderName,
@@ -21,7 +26,12 @@ pub struct IdentityHeaders {
 impl IdentityHeaders {
     pub fn new(names: &IdentityHeaderNames) -> Result<Self, http::header::InvalidHeaderName> {
         let parse = |n: &str| HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes());
-        let configured = [parse(&names.user)?, parse(&names.email)?, parse(&names.groups)?, parse(&names.name)?];
+        let configured = [
+            parse(&names.user)?,
+            parse(&names.email)?,
+            parse(&names.groups)?,
+            parse(&names.name)?,
+        ];
         let mut strip: Vec<HeaderName> = configured.to_vec();
         for d in DEFAULT_NAMES {
             let h = HeaderName::from_static(d);
@@ -139,7 +149,10 @@ mod tests {
         req.append_header("remote-groups", "admins").unwrap();
         ids.strip(&mut req);
         assert!(req.headers.get("x-user").is_none());
-        assert!(req.headers.get("remote-user").is_none(), "default names are stripped too");
+        assert!(
+            req.headers.get("remote-user").is_none(),
+            "default names are stripped too"
+        );
         assert!(req.headers.get("remote-groups").is_none());
         ids.insert(&mut req, &session()).unwrap();
         assert_eq!(req.headers.get_all("x-user").iter().count(), 1);
@@ -161,10 +174,14 @@ mod tests {
         assert_eq!(req.headers.get("x-forwarded-host").unwrap(), "app.test");
 
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-        req.append_header("x-forwarded-for", "198.51.100.1").unwrap();
+        req.append_header("x-forwarded-for", "198.51.100.1")
+            .unwrap();
         req.append_header("x-forwarded-proto", "https").unwrap();
         set_forwarded(&mut req, "10.0.0.1", true, "http").unwrap();
-        assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "198.51.100.1, 10.0.0.1");
+        assert_eq!(
+            req.headers.get("x-forwarded-for").unwrap(),
+            "198.51.100.1, 10.0.0.1"
+        );
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "https");
     }
 }

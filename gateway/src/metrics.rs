@@ -47,7 +47,10 @@ pub struct Metrics {
 impl Metrics {
     fn new() -> Self {
         let vec = IntCounterVec::new(
-            Opts::new("sekisho_requests_total", "Requests by rule action and response status class"),
+            Opts::new(
+                "sekisho_requests_total",
+                "Requests by rule action and response status class",
+            ),
             &["action", "status_class"],
         );
         let requests = match vec {

@@ -98,16 +98,31 @@ impl SekishoProxy {
     }
 
     /// Writes one of the hosted error pages and ends the request.
-    async fn answer(&self, session: &mut Session, ctx: &mut RequestCtx, route: Route, kind: ErrorKind) -> Result<bool> {
+    async fn answer(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        route: Route,
+        kind: ErrorKind,
+    ) -> Result<bool> {
         ctx.route = route;
         let id = ctx.request_id().to_string();
         let head = session.req_header();
         let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let resp = self.app.ui.error_response(kind, &head.headers, here, &id).map(Bytes::from);
+        let resp = self
+            .app
+            .ui
+            .error_response(kind, &head.headers, here, &id)
+            .map(Bytes::from);
         self.finish_local(session, ctx, resp).await
     }
 
-    async fn finish_local(&self, session: &mut Session, ctx: &mut RequestCtx, resp: http::Response<Bytes>) -> Result<bool> {
+    async fn finish_local(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        resp: http::Response<Bytes>,
+    ) -> Result<bool> {
         if !session.is_body_done() {
             // We answer without reading the body, so this connection cannot be reused.
             session.set_keepalive(None);
@@ -126,10 +141,16 @@ impl SekishoProxy {
                 host_of(head),
                 head.uri.path_and_query().map_or("/", |pq| pq.as_str())
             );
-            let rd = percent_encoding::utf8_percent_encode(&original, percent_encoding::NON_ALPHANUMERIC);
+            let rd = percent_encoding::utf8_percent_encode(
+                &original,
+                percent_encoding::NON_ALPHANUMERIC,
+            );
             http::Response::builder()
                 .status(302)
-                .header(http::header::LOCATION, format!("{}login?rd={rd}", self.app.settings.ui.prefix))
+                .header(
+                    http::header::LOCATION,
+                    format!("{}login?rd={rd}", self.app.settings.ui.prefix),
+                )
                 .header(http::header::CACHE_CONTROL, "no-store")
                 .body(Bytes::new())
         } else {
@@ -145,7 +166,10 @@ impl SekishoProxy {
         };
         match resp {
             Ok(r) => self.finish_local(session, ctx, r).await,
-            Err(_) => self.answer(session, ctx, ctx.route, ErrorKind::BadRequest).await,
+            Err(_) => {
+                self.answer(session, ctx, ctx.route, ErrorKind::BadRequest)
+                    .await
+            }
         }
     }
 
@@ -194,10 +218,19 @@ impl ProxyHttp for SekishoProxy {
             ctx.peer_ip = canonical(peer.ip());
         }
         ctx.peer_trusted = app.trusted_proxies.iter().any(|n| n.contains(&ctx.peer_ip));
-        ctx.client_ip = real_client_ip(ctx.peer_ip, &session.req_header().headers, &app.trusted_proxies);
+        ctx.client_ip = real_client_ip(
+            ctx.peer_ip,
+            &session.req_header().headers,
+            &app.trusted_proxies,
+        );
 
-        let Some(site) = app.upstreams.find(strip_port(host_of(session.req_header()))) else {
-            return self.answer(session, ctx, Route::UnknownSite, ErrorKind::UnknownSite).await;
+        let Some(site) = app
+            .upstreams
+            .find(strip_port(host_of(session.req_header())))
+        else {
+            return self
+                .answer(session, ctx, Route::UnknownSite, ErrorKind::UnknownSite)
+                .await;
         };
         ctx.site = Some(site);
 
@@ -208,7 +241,8 @@ impl ProxyHttp for SekishoProxy {
                 scheme: self.scheme(session, ctx),
                 request_id: ctx.request_id().to_string(),
             };
-            ctx.local_status = Some(crate::bridge::serve(session, &app.router, &app.ui, client).await?);
+            ctx.local_status =
+                Some(crate::bridge::serve(session, &app.router, &app.ui, client).await?);
             return Ok(true);
         }
 
@@ -224,18 +258,25 @@ impl ProxyHttp for SekishoProxy {
         if !first.needs_identity {
             match first.action {
                 Action::Bypass => return Ok(false),
-                Action::Deny => return self.answer(session, ctx, Route::Deny, ErrorKind::Forbidden).await,
+                Action::Deny => {
+                    return self
+                        .answer(session, ctx, Route::Deny, ErrorKind::Forbidden)
+                        .await
+                }
                 Action::OneFactor | Action::TwoFactor => {}
             }
         }
 
-        let key = cookies::find(&head.headers, &app.ui.config.session_cookie).and_then(SessionKey::from_cookie);
+        let key = cookies::find(&head.headers, &app.ui.config.session_cookie)
+            .and_then(SessionKey::from_cookie);
         let user = match key {
             Some(key) => match app.sessions.resolve(&key).await {
                 Ok(user) => user,
                 Err(e) => {
                     tracing::error!(error = %e, request_id = %ctx.request_id(), "session store unavailable");
-                    return self.answer(session, ctx, ctx.route, ErrorKind::Unavailable).await;
+                    return self
+                        .answer(session, ctx, ctx.route, ErrorKind::Unavailable)
+                        .await;
                 }
             },
             None => None,
@@ -253,17 +294,29 @@ impl ProxyHttp for SekishoProxy {
                 method: head.method.as_str(),
                 client_ip: ctx.client_ip,
             };
-            let d = app.policy.evaluate(&facts, Some(&Subject { user: &user.email, groups: &user.groups }));
+            let d = app.policy.evaluate(
+                &facts,
+                Some(&Subject {
+                    user: &user.email,
+                    groups: &user.groups,
+                }),
+            );
             (d.action, d.max_mfa_age)
         } else {
             (first.action, first.max_mfa_age)
         };
         ctx.route = route_of(action);
         match action {
-            Action::Deny => return self.answer(session, ctx, Route::Deny, ErrorKind::Forbidden).await,
+            Action::Deny => {
+                return self
+                    .answer(session, ctx, Route::Deny, ErrorKind::Forbidden)
+                    .await
+            }
             Action::TwoFactor if !self.mfa_fresh(&user, max_mfa_age) => {
                 // MFA factors are not available yet: never let a password session through.
-                return self.answer(session, ctx, Route::TwoFactor, ErrorKind::MfaRequired).await;
+                return self
+                    .answer(session, ctx, Route::TwoFactor, ErrorKind::MfaRequired)
+                    .await;
             }
             Action::Bypass | Action::OneFactor | Action::TwoFactor => {}
         }
@@ -271,10 +324,19 @@ impl ProxyHttp for SekishoProxy {
         Ok(false)
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         ctx.site
             .and_then(|i| self.app.upstreams.peer(i))
-            .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no upstream server for this site"))
+            .ok_or_else(|| {
+                Error::explain(
+                    ErrorType::ConnectNoRoute,
+                    "no upstream server for this site",
+                )
+            })
     }
 
     async fn upstream_request_filter(
@@ -300,7 +362,12 @@ impl ProxyHttp for SekishoProxy {
         crate::identity::set_forwarded(req, &ctx.peer_ip.to_string(), ctx.peer_trusted, proto)
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let kind = match e.esource() {
             ErrorSource::Upstream => Some(ErrorKind::BadGateway),
             ErrorSource::Downstream => match e.etype() {

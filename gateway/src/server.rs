@@ -54,7 +54,10 @@ pub fn build_server(
     server.add_service(proxy);
 
     if let Some(admin_addr) = app.settings.server.admin_listen {
-        let mut admin = Service::new("sekisho admin".to_string(), HttpServer::new_app(AdminApp::new(Arc::clone(app))));
+        let mut admin = Service::new(
+            "sekisho admin".to_string(),
+            HttpServer::new_app(AdminApp::new(Arc::clone(app))),
+        );
         admin.add_tcp(&admin_addr.to_string());
         server.add_service(admin);
     }
@@ -93,15 +96,20 @@ pub struct GatewayHandle {
 
 impl GatewayHandle {
     /// Starts the server and waits until its listeners accept connections.
-    pub fn spawn(app: Arc<App>, extra: Vec<Box<dyn ServiceWithDependents>>) -> std::io::Result<Self> {
+    pub fn spawn(
+        app: Arc<App>,
+        extra: Vec<Box<dyn ServiceWithDependents>>,
+    ) -> std::io::Result<Self> {
         let opts = ServerOptions::from_app(&app);
         let server = build_server(&app, &opts, extra);
         let (stop, rx) = watch::channel(false);
-        let thread = std::thread::Builder::new().name("sekisho-server".into()).spawn(move || {
-            server.run(RunArgs {
-                shutdown_signal: Box::new(WatchShutdown(rx)),
-            });
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("sekisho-server".into())
+            .spawn(move || {
+                server.run(RunArgs {
+                    shutdown_signal: Box::new(WatchShutdown(rx)),
+                });
+            })?;
         let proxy_addr = app.settings.server.listen;
         let admin_addr = app.settings.server.admin_listen;
         let handle = Self {
@@ -113,7 +121,9 @@ impl GatewayHandle {
         };
         for addr in std::iter::once(proxy_addr).chain(admin_addr) {
             if !wait_listening(addr) {
-                return Err(std::io::Error::other(format!("gateway did not start listening on {addr}")));
+                return Err(std::io::Error::other(format!(
+                    "gateway did not start listening on {addr}"
+                )));
             }
         }
         Ok(handle)

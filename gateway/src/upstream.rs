@@ -22,7 +22,12 @@ impl Upstreams {
             .iter()
             .map(|site| {
                 let lb = LoadBalancer::try_from_iter(site.upstreams.iter().map(String::as_str))
-                    .map_err(|e| format!("site {}: cannot resolve upstreams {:?}: {e}", site.host, site.upstreams))?;
+                    .map_err(|e| {
+                        format!(
+                            "site {}: cannot resolve upstreams {:?}: {e}",
+                            site.host, site.upstreams
+                        )
+                    })?;
                 Ok(SiteUpstream {
                     site: site.clone(),
                     lb: Arc::new(lb),

@@ -44,12 +44,15 @@ pub fn same_origin(headers: &HeaderMap, scheme: &str, host: &str) -> bool {
     let expected_matches = |value: &str| match url::Url::parse(value) {
         Ok(u) => {
             let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            u.scheme() == scheme && format!("{}{}", u.host_str().unwrap_or(""), port).eq_ignore_ascii_case(host)
+            u.scheme() == scheme
+                && format!("{}{}", u.host_str().unwrap_or(""), port).eq_ignore_ascii_case(host)
         }
         Err(_) => false,
     };
     if let Some(origin) = headers.get(http::header::ORIGIN) {
-        return origin.to_str().is_ok_and(|o| o != "null" && expected_matches(o));
+        return origin
+            .to_str()
+            .is_ok_and(|o| o != "null" && expected_matches(o));
     }
     if let Some(referer) = headers.get(http::header::REFERER) {
         return referer.to_str().is_ok_and(expected_matches);
@@ -72,7 +75,11 @@ mod tests {
         assert!(!verify(&key, Some(&"m".repeat(43)), Some(&t)));
         assert!(!verify(&key, None, Some(&t)));
         assert!(!verify(&key, Some(&nonce), None));
-        assert!(!verify(&key, Some("short"), Some(&token_for(&key, "short"))));
+        assert!(!verify(
+            &key,
+            Some("short"),
+            Some(&token_for(&key, "short"))
+        ));
     }
 
     fn h(name: http::header::HeaderName, v: &str) -> HeaderMap {
@@ -84,12 +91,32 @@ mod tests {
     #[test]
     fn origin_check() {
         use http::header::{ORIGIN, REFERER};
-        assert!(same_origin(&h(ORIGIN, "http://app.test:8080"), "http", "app.test:8080"));
-        assert!(!same_origin(&h(ORIGIN, "http://evil.test"), "http", "app.test:8080"));
-        assert!(!same_origin(&h(ORIGIN, "https://app.test:8080"), "http", "app.test:8080"));
+        assert!(same_origin(
+            &h(ORIGIN, "http://app.test:8080"),
+            "http",
+            "app.test:8080"
+        ));
+        assert!(!same_origin(
+            &h(ORIGIN, "http://evil.test"),
+            "http",
+            "app.test:8080"
+        ));
+        assert!(!same_origin(
+            &h(ORIGIN, "https://app.test:8080"),
+            "http",
+            "app.test:8080"
+        ));
         assert!(!same_origin(&h(ORIGIN, "null"), "http", "app.test"));
-        assert!(same_origin(&h(REFERER, "http://app.test/_sekisho/login?rd=x"), "http", "app.test"));
-        assert!(!same_origin(&h(REFERER, "http://evil.test/"), "http", "app.test"));
+        assert!(same_origin(
+            &h(REFERER, "http://app.test/_sekisho/login?rd=x"),
+            "http",
+            "app.test"
+        ));
+        assert!(!same_origin(
+            &h(REFERER, "http://evil.test/"),
+            "http",
+            "app.test"
+        ));
         assert!(same_origin(&HeaderMap::new(), "http", "app.test"));
     }
 }

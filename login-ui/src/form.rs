@@ -27,12 +27,18 @@ impl Form {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 fn decode(raw: &[u8]) -> Result<String, FormError> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     // Every '%' must start a valid escape.
     let mut i = 0;
     while i < plus_as_space.len() {
@@ -66,7 +72,12 @@ mod tests {
         assert_eq!(f.get("empty"), Some(""));
         assert_eq!(f.get("flag"), Some(""));
         assert_eq!(f.get("missing"), None);
-        assert_eq!(Form::parse("名前=%E5%B1%B1".as_bytes()).unwrap().get("名前"), Some("山"));
+        assert_eq!(
+            Form::parse("名前=%E5%B1%B1".as_bytes())
+                .unwrap()
+                .get("名前"),
+            Some("山")
+        );
     }
 
     #[test]

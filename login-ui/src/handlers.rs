@@ -2,7 +2,9 @@
 use crate::csrf;
 use crate::form::Form;
 use crate::i18n::{self, LANG_COOKIE};
-use crate::pages::{self, AccountPage, ErrorKind, LoginPage, LogoutPage, PageChrome, SignedOutPage};
+use crate::pages::{
+    self, AccountPage, ErrorKind, LoginPage, LogoutPage, PageChrome, SignedOutPage,
+};
 use crate::redirect::safe_target;
 use crate::{ClientInfo, UiContext};
 use axum::extract::{Request, State};
@@ -11,8 +13,8 @@ use bytes::Bytes;
 use cookie::{Cookie, SameSite};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use sekisho_auth::{AuthError, AuthLevel, Email, PasswordInput, Session, SessionKey};
 use sekisho_auth::session::SessionSubject;
+use sekisho_auth::{AuthError, AuthLevel, Email, PasswordInput, Session, SessionKey};
 use sekisho_config::Lang;
 use std::sync::Arc;
 
@@ -42,7 +44,12 @@ impl Req {
     }
 
     fn chrome(&self, ctx: &UiContext) -> PageChrome {
-        PageChrome::new(self.lang, &ctx.config.product, &ctx.config.prefix, self.here())
+        PageChrome::new(
+            self.lang,
+            &ctx.config.product,
+            &ctx.config.prefix,
+            self.here(),
+        )
     }
 
     fn request_id(&self) -> String {
@@ -68,12 +75,14 @@ impl Req {
     }
 
     fn session_key(&self, ctx: &UiContext) -> Option<SessionKey> {
-        crate::cookies::find(&self.headers, &ctx.config.session_cookie).and_then(SessionKey::from_cookie)
+        crate::cookies::find(&self.headers, &ctx.config.session_cookie)
+            .and_then(SessionKey::from_cookie)
     }
 
     fn error(&self, ctx: &UiContext, kind: ErrorKind) -> Response {
         let id = self.request_id();
-        ctx.error_response(kind, &self.headers, self.here(), &id).into_response()
+        ctx.error_response(kind, &self.headers, self.here(), &id)
+            .into_response()
     }
 }
 
@@ -96,8 +105,10 @@ async fn read(ctx: &UiContext, req: Request) -> Result<(Req, Bytes), Response> {
 
 fn html(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     resp
 }
 
@@ -153,7 +164,10 @@ fn check_form(ctx: &UiContext, r: &Req, form: &Form) -> Result<(), ErrorKind> {
     }
 }
 
-async fn current_session(ctx: &UiContext, r: &Req) -> Result<Option<(SessionKey, Arc<Session>)>, Response> {
+async fn current_session(
+    ctx: &UiContext,
+    r: &Req,
+) -> Result<Option<(SessionKey, Arc<Session>)>, Response> {
     let Some(key) = r.session_key(ctx) else {
         return Ok(None);
     };
@@ -171,7 +185,14 @@ fn rd_or_default(ctx: &UiContext, rd: Option<&str>) -> String {
         .unwrap_or_else(|| ctx.config.default_redirect.clone())
 }
 
-fn login_page(ctx: &UiContext, r: &Req, rd: &str, email: &str, error: Option<&'static str>, status: StatusCode) -> Response {
+fn login_page(
+    ctx: &UiContext,
+    r: &Req,
+    rd: &str,
+    email: &str,
+    error: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
     let (nonce, new_cookie) = csrf_nonce(ctx, r);
     let token = csrf::token_for(ctx.csrf_key(), &nonce);
     let body = pages::render(&LoginPage {
@@ -268,13 +289,27 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         tracing::info!(request_id = %r.request_id(), reason = ?kind, "sign-in form refused");
         if kind == ErrorKind::CrossSite && csrf::same_origin(&r.headers, r.scheme(&ctx), r.host()) {
             // Same origin but a stale or missing token: offer the form again.
-            return login_page(&ctx, &r, &rd, email_raw, Some(t.form_expired), StatusCode::FORBIDDEN);
+            return login_page(
+                &ctx,
+                &r,
+                &rd,
+                email_raw,
+                Some(t.form_expired),
+                StatusCode::FORBIDDEN,
+            );
         }
         return r.error(&ctx, kind);
     }
     let password = PasswordInput::new(form.get("password").unwrap_or("").to_string());
     if email_raw.is_empty() || password.expose().is_empty() {
-        return login_page(&ctx, &r, &rd, email_raw, Some(t.email_required), StatusCode::BAD_REQUEST);
+        return login_page(
+            &ctx,
+            &r,
+            &rd,
+            email_raw,
+            Some(t.email_required),
+            StatusCode::BAD_REQUEST,
+        );
     }
     let user = match Email::parse(email_raw) {
         Ok(email) => match ctx.accounts.find_by_email(&email).await {
@@ -287,7 +322,10 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         Err(_) => None,
     };
     // Unknown, disabled and password-less accounts still pay for a full verification.
-    let hash = user.as_ref().filter(|u| !u.disabled).and_then(|u| u.password_hash.as_ref());
+    let hash = user
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .and_then(|u| u.password_hash.as_ref());
     let verified = match ctx.hasher.verify(password, hash).await {
         Ok(v) => v,
         Err(AuthError::HasherBusy) => return r.error(&ctx, ErrorKind::Busy),
@@ -300,7 +338,14 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         (true, Some(u)) => u,
         _ => {
             tracing::info!(request_id = %r.request_id(), reason = "invalid_password", "sign-in failed");
-            return login_page(&ctx, &r, &rd, email_raw, Some(t.bad_credentials), StatusCode::UNAUTHORIZED);
+            return login_page(
+                &ctx,
+                &r,
+                &rd,
+                email_raw,
+                Some(t.bad_credentials),
+                StatusCode::UNAUTHORIZED,
+            );
         }
     };
     // Rotate: whatever session this browser had ends now.
@@ -310,7 +355,10 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         }
     }
     let ip = r.client.as_ref().map(|c| c.ip.to_string());
-    let ua = r.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let ua = r
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let who = SessionSubject {
         user_id: &user.id,
         email: user.email.as_str(),
@@ -325,12 +373,23 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    if let Err(e) = ctx.accounts.record_sign_in(&user.id, ctx.sessions.clock().now()).await {
+    if let Err(e) = ctx
+        .accounts
+        .record_sign_in(&user.id, ctx.sessions.clock().now())
+        .await
+    {
         tracing::warn!(error = %e, "could not record the sign-in time");
     }
     tracing::info!(request_id = %r.request_id(), user = %user.id, "signed in");
     let mut resp = see_other(&rd);
-    add_cookie(&mut resp, &base_cookie(&ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()));
+    add_cookie(
+        &mut resp,
+        &base_cookie(
+            &ctx,
+            &ctx.config.session_cookie,
+            id.as_cookie_value().to_string(),
+        ),
+    );
     resp
 }
 
@@ -375,7 +434,9 @@ pub async fn logout_submit(State(ctx): Ctx, req: Request) -> Response {
     }
     let mut resp = html(
         StatusCode::OK,
-        pages::render(&SignedOutPage { page: r.chrome(&ctx) }),
+        pages::render(&SignedOutPage {
+            page: r.chrome(&ctx),
+        }),
     );
     let mut gone = base_cookie(&ctx, &ctx.config.session_cookie, String::new());
     gone.make_removal();
@@ -412,8 +473,14 @@ pub async fn switch_language(State(ctx): Ctx, req: Request) -> Response {
 pub async fn stylesheet() -> Response {
     let mut resp = include_str!("../static/sekisho.css").into_response();
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     resp
 }
 

@@ -202,7 +202,10 @@ mod tests {
 
     fn h(accept: &str, cookie: Option<&str>) -> HeaderMap {
         let mut m = HeaderMap::new();
-        m.insert(http::header::ACCEPT_LANGUAGE, HeaderValue::from_str(accept).unwrap());
+        m.insert(
+            http::header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(accept).unwrap(),
+        );
         if let Some(c) = cookie {
             m.insert(http::header::COOKIE, HeaderValue::from_str(c).unwrap());
         }
@@ -211,9 +214,18 @@ mod tests {
 
     #[test]
     fn accept_language_with_weights() {
-        assert_eq!(negotiate(&h("ja-JP,ja;q=0.9,en;q=0.8", None), Lang::En), Lang::Ja);
-        assert_eq!(negotiate(&h("en-US,en;q=0.9,ja;q=0.8", None), Lang::Ja), Lang::En);
-        assert_eq!(negotiate(&h("fr;q=1, ja;q=0.5, en;q=0.7", None), Lang::Ja), Lang::En);
+        assert_eq!(
+            negotiate(&h("ja-JP,ja;q=0.9,en;q=0.8", None), Lang::En),
+            Lang::Ja
+        );
+        assert_eq!(
+            negotiate(&h("en-US,en;q=0.9,ja;q=0.8", None), Lang::Ja),
+            Lang::En
+        );
+        assert_eq!(
+            negotiate(&h("fr;q=1, ja;q=0.5, en;q=0.7", None), Lang::Ja),
+            Lang::En
+        );
         assert_eq!(negotiate(&h("de, fr", None), Lang::Ja), Lang::Ja);
         assert_eq!(negotiate(&h("ja;q=0", None), Lang::En), Lang::En);
         assert_eq!(negotiate(&h(";;;q=x,,", None), Lang::En), Lang::En);
@@ -221,7 +233,13 @@ mod tests {
 
     #[test]
     fn cookie_wins() {
-        assert_eq!(negotiate(&h("ja", Some("a=b; sekisho_lang=en")), Lang::Ja), Lang::En);
-        assert_eq!(negotiate(&h("en", Some("sekisho_lang=xx")), Lang::En), Lang::En);
+        assert_eq!(
+            negotiate(&h("ja", Some("a=b; sekisho_lang=en")), Lang::Ja),
+            Lang::En
+        );
+        assert_eq!(
+            negotiate(&h("en", Some("sekisho_lang=xx")), Lang::En),
+            Lang::En
+        );
     }
 }

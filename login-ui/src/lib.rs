@@ -162,8 +162,14 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
     Router::new()
         .route(&p, get(handlers::account))
         .route(&bare, get(handlers::to_prefix))
-        .route(&format!("{p}login"), get(handlers::login_form).post(handlers::login_submit))
-        .route(&format!("{p}logout"), get(handlers::logout_form).post(handlers::logout_submit))
+        .route(
+            &format!("{p}login"),
+            get(handlers::login_form).post(handlers::login_submit),
+        )
+        .route(
+            &format!("{p}logout"),
+            get(handlers::logout_form).post(handlers::logout_submit),
+        )
         .route(&format!("{p}lang"), get(handlers::switch_language))
         .route(&format!("{p}static/sekisho.css"), get(handlers::stylesheet))
         .fallback(handlers::not_found)

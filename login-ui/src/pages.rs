@@ -20,7 +20,9 @@ impl PageChrome {
     /// `here` is the current path and query, so the switcher comes back to it.
     pub fn new(lang: Lang, product: &str, prefix: &str, here: &str) -> Self {
         let to = other(lang);
-        let back: String = percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let back: String =
+            percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         Self {
             lang: lang.code(),
             t: texts(lang),
@@ -96,7 +98,9 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
-            ErrorKind::CrossSite | ErrorKind::Forbidden | ErrorKind::MfaRequired => StatusCode::FORBIDDEN,
+            ErrorKind::CrossSite | ErrorKind::Forbidden | ErrorKind::MfaRequired => {
+                StatusCode::FORBIDDEN
+            }
             ErrorKind::NotFound | ErrorKind::UnknownSite => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Busy | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -142,9 +146,18 @@ pub fn render<T: Template>(t: &T) -> String {
 /// Security headers for every hosted page.
 pub fn apply_security_headers(headers: &mut HeaderMap, csp: &HeaderValue) {
     headers.insert(http::header::CONTENT_SECURITY_POLICY, csp.clone());
-    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        http::header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers
         .entry(http::header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

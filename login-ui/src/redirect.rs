@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn accepts_local_paths_and_configured_hosts() {
         let s = sites();
-        assert_eq!(safe_target("/members?x=1", &s).as_deref(), Some("/members?x=1"));
+        assert_eq!(
+            safe_target("/members?x=1", &s).as_deref(),
+            Some("/members?x=1")
+        );
         assert_eq!(
             safe_target("https://app.example.com/a?b=c", &s).as_deref(),
             Some("https://app.example.com/a?b=c")

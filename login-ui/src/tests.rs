@@ -32,7 +32,10 @@ async fn fixture() -> Fixture {
     .await
     .unwrap();
     let hasher = PasswordHasher::new(&settings.password).unwrap();
-    let hash = hasher.hash(PasswordInput::new("correct password".into())).await.unwrap();
+    let hash = hasher
+        .hash(PasswordInput::new("correct password".into()))
+        .await
+        .unwrap();
     accounts
         .create_user(
             NewUser {
@@ -81,7 +84,10 @@ fn set_cookies(h: &HeaderMap) -> Vec<String> {
 async fn csrf_pair(ctx: &Arc<UiContext>) -> (String, String) {
     let (_, h, body) = call(
         ctx,
-        Request::get("/_sekisho/login").header("host", "app.test").body(Body::empty()).unwrap(),
+        Request::get("/_sekisho/login")
+            .header("host", "app.test")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     let cookie = set_cookies(&h)
@@ -129,11 +135,20 @@ async fn login_page_is_localised_and_hardened() {
     assert!(body.contains("<label for=\"email\">"));
     let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("form-action 'self' http://app.test https://app.test"), "{csp}");
+    assert!(
+        csp.contains("form-action 'self' http://app.test https://app.test"),
+        "{csp}"
+    );
     assert_eq!(h.get("cache-control").unwrap(), "no-store");
     assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
-    let csrf = set_cookies(&h).into_iter().find(|c| c.starts_with("sekisho_csrf=")).unwrap();
-    assert!(csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"), "{csrf}");
+    let csrf = set_cookies(&h)
+        .into_iter()
+        .find(|c| c.starts_with("sekisho_csrf="))
+        .unwrap();
+    assert!(
+        csrf.contains("HttpOnly") && csrf.contains("SameSite=Lax"),
+        "{csrf}"
+    );
 }
 
 #[tokio::test]
@@ -154,7 +169,9 @@ async fn sign_in_and_out() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("incorrect"));
     assert!(body.contains("aria-describedby=\"form-error\""));
-    assert!(!set_cookies(&h).iter().any(|c| c.starts_with("sekisho_session=")));
+    assert!(!set_cookies(&h)
+        .iter()
+        .any(|c| c.starts_with("sekisho_session=")));
 
     // Right password: 303 to rd with a session cookie.
     let (status, h, _) = call(
@@ -168,8 +185,14 @@ async fn sign_in_and_out() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(h.get("location").unwrap(), "/members?a=1");
-    let session = set_cookies(&h).into_iter().find(|c| c.starts_with("sekisho_session=")).unwrap();
-    assert!(session.contains("HttpOnly") && session.contains("Path=/"), "{session}");
+    let session = set_cookies(&h)
+        .into_iter()
+        .find(|c| c.starts_with("sekisho_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("Path=/"),
+        "{session}"
+    );
     let session_pair = session.split(';').next().unwrap().to_string();
 
     // The account page shows who is signed in.
@@ -186,15 +209,22 @@ async fn sign_in_and_out() {
     assert!(body.contains("user@example.com"), "{body}");
 
     // Sign out ends it in the store.
-    let key = sekisho_auth::SessionKey::from_cookie(session_pair.split('=').nth(1).unwrap()).unwrap();
+    let key =
+        sekisho_auth::SessionKey::from_cookie(session_pair.split('=').nth(1).unwrap()).unwrap();
     assert!(f.ctx.sessions.store().get(&key).await.unwrap().is_some());
     let (status, h, _) = call(
         &f.ctx,
-        post("/_sekisho/logout", &format!("{csrf_cookie}; {session_pair}"), format!("csrf={token}")),
+        post(
+            "/_sekisho/logout",
+            &format!("{csrf_cookie}; {session_pair}"),
+            format!("csrf={token}"),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(set_cookies(&h).iter().any(|c| c.starts_with("sekisho_session=;")));
+    assert!(set_cookies(&h)
+        .iter()
+        .any(|c| c.starts_with("sekisho_session=;")));
     assert!(f.ctx.sessions.store().get(&key).await.unwrap().is_none());
 }
 
@@ -206,28 +236,47 @@ async fn forged_and_malformed_posts_are_refused() {
 
     // Another origin.
     let mut req = post("/_sekisho/login", &csrf_cookie, good.clone());
-    req.headers_mut().insert("origin", "http://evil.test".parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "http://evil.test".parse().unwrap());
     let (status, h, _) = call(&f.ctx, req).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(!set_cookies(&h).iter().any(|c| c.starts_with("sekisho_session=")));
+    assert!(!set_cookies(&h)
+        .iter()
+        .any(|c| c.starts_with("sekisho_session=")));
 
     // Missing or wrong token.
     let (status, _, body) = call(
         &f.ctx,
-        post("/_sekisho/login", &csrf_cookie, "email=user%40example.com&password=correct+password".into()),
+        post(
+            "/_sekisho/login",
+            &csrf_cookie,
+            "email=user%40example.com&password=correct+password".into(),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("expired"));
     let (status, _, _) = call(
         &f.ctx,
-        post("/_sekisho/login", "sekisho_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", good.clone()),
+        post(
+            "/_sekisho/login",
+            "sekisho_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            good.clone(),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Bad UTF-8 and broken escapes: a clean 400 page.
-    let (status, h, body) = call(&f.ctx, post("/_sekisho/login", &csrf_cookie, "email=%ff%fe&password=x".into())).await;
+    let (status, h, body) = call(
+        &f.ctx,
+        post(
+            "/_sekisho/login",
+            &csrf_cookie,
+            "email=%ff%fe&password=x".into(),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("Request ID"));
     assert!(h.get("content-security-policy").is_some());
@@ -242,7 +291,12 @@ async fn forged_and_malformed_posts_are_refused() {
 async fn open_redirects_fall_back_to_default() {
     let f = fixture().await;
     let (csrf_cookie, token) = csrf_pair(&f.ctx).await;
-    for rd in ["%2F%2Fevil.test", "https%3A%2F%2Fevil.test%2F", "https%3Aevil.test", "%2F%5Cevil.test"] {
+    for rd in [
+        "%2F%2Fevil.test",
+        "https%3A%2F%2Fevil.test%2F",
+        "https%3Aevil.test",
+        "%2F%5Cevil.test",
+    ] {
         let (status, h, _) = call(
             &f.ctx,
             post(
@@ -269,16 +323,24 @@ async fn language_switch_returns_to_the_page() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(h.get("location").unwrap(), "/_sekisho/login?rd=%2Fmembers");
-    assert!(set_cookies(&h).iter().any(|c| c.starts_with("sekisho_lang=ja")));
+    assert!(set_cookies(&h)
+        .iter()
+        .any(|c| c.starts_with("sekisho_lang=ja")));
     // The switcher refuses to leave the host.
     let (_, h, _) = call(
         &f.ctx,
-        Request::get("/_sekisho/lang?to=en&back=%2F%2Fevil.test").body(Body::empty()).unwrap(),
+        Request::get("/_sekisho/lang?to=en&back=%2F%2Fevil.test")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(h.get("location").unwrap(), "/_sekisho/login");
     // Unknown pages get the 404 page with security headers.
-    let (status, h, _) = call(&f.ctx, Request::get("/_sekisho/nope").body(Body::empty()).unwrap()).await;
+    let (status, h, _) = call(
+        &f.ctx,
+        Request::get("/_sekisho/nope").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(h.get("content-security-policy").is_some());
 }

@@ -109,7 +109,11 @@ impl ShiftAnd {
         match self.ascii.get(c as usize) {
             Some(&0) => 0,
             Some(&i) => self.masks.get(usize::from(i) - 1).copied().unwrap_or(0),
-            None => self.other.iter().find(|(x, _)| *x == c).map_or(0, |(_, m)| *m),
+            None => self
+                .other
+                .iter()
+                .find(|(x, _)| *x == c)
+                .map_or(0, |(_, m)| *m),
         }
     }
 
@@ -159,10 +163,12 @@ pub(crate) fn tokenize(glob: &str) -> Result<Vec<Token>, String> {
                 });
             }
             '?' => out.push(Token::One),
-            '[' | ']' | '{' | '}' => return Err(format!(
+            '[' | ']' | '{' | '}' => {
+                return Err(format!(
                 "`{glob}` uses `{c}`, which globs here do not support (only `*`, `**` and `?`); \
                      write a regex: pattern instead"
-            )),
+            ))
+            }
             c => out.push(Token::Char(c)),
         }
     }

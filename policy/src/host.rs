@@ -14,9 +14,10 @@ pub(crate) fn host_only(raw: &str) -> &str {
             None => raw,
         }
     } else {
-        match raw.split_once(':') {
+        let b = raw.as_bytes();
+        match b.iter().position(|&c| c == b':') {
             // A bare IPv6 address (invalid in `Host`, but be safe) has several colons.
-            Some((h, port)) if !port.contains(':') => h,
+            Some(i) if !b[i + 1..].contains(&b':') => &raw[..i],
             _ => raw,
         }
     };

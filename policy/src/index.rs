@@ -91,7 +91,10 @@ impl BucketBuilder {
             None => push_unique(&mut self.any_segment, pos),
             Some(segs) => {
                 for seg in segs {
-                    push_unique(self.by_segment.entry(seg.as_bytes().into()).or_default(), pos);
+                    push_unique(
+                        self.by_segment.entry(seg.as_bytes().into()).or_default(),
+                        pos,
+                    );
                 }
             }
         }
@@ -100,7 +103,11 @@ impl BucketBuilder {
     fn build(self) -> Bucket {
         Bucket {
             any_segment: self.any_segment.into(),
-            by_segment: self.by_segment.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            by_segment: self
+                .by_segment
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect(),
         }
     }
 }
@@ -145,7 +152,9 @@ impl HostIndex {
                     Some(s) => (&mut suffix, s),
                     None => (&mut exact, h.as_str()),
                 };
-                map.entry(key.as_bytes().into()).or_default().add(pos, segments);
+                map.entry(key.as_bytes().into())
+                    .or_default()
+                    .add(pos, segments);
             }
         }
         HostIndex {
@@ -156,20 +165,21 @@ impl HostIndex {
         }
     }
 
-    /// The rules that can apply to `host` (without its port, any case) and the
-    /// normalised `path`, in order.
+    /// Loads into `merge` the lists of the rules that can apply to `host` (without its
+    /// port, any case) and the normalised `path`. `false` when the index cannot help
+    /// (host too long, too many lists): then every rule must be scanned, host included.
     #[inline]
-    pub(crate) fn candidates(&self, host: &str, path: &str) -> Candidates<'_> {
-        let all = Candidates::All(0..self.rule_count);
+    pub(crate) fn fill<'a>(&'a self, host: &str, path: &str, merge: &mut Merge<'a>) -> bool {
         let mut buf = [0u8; MAX_HOST];
         let Some(lower) = lower_into(host, &mut buf) else {
-            return all;
+            return false;
         };
         let segment = first_segment(path).as_bytes();
-        let mut merge = Merge::default();
         merge.push_bucket(&self.any_host, segment);
-        if let Some(bucket) = self.exact.get(lower) {
-            merge.push_bucket(bucket, segment);
+        if !self.exact.is_empty() {
+            if let Some(bucket) = self.exact.get(lower) {
+                merge.push_bucket(bucket, segment);
+            }
         }
         if !self.suffix.is_empty() {
             // Every `*.suffix` that matches: the text after each dot that is not the
@@ -180,12 +190,23 @@ impl HostIndex {
                 }
                 if let Some(bucket) = lower.get(i + 1..).and_then(|s| self.suffix.get(s)) {
                     if !merge.push_bucket(bucket, segment) {
-                        return all;
+                        return false;
                     }
                 }
             }
         }
-        Candidates::Merged(merge)
+        true
+    }
+
+    /// The candidates as an iterator (for tests).
+    #[cfg(test)]
+    pub(crate) fn candidates(&self, host: &str, path: &str) -> Candidates<'_> {
+        let mut merge = Merge::default();
+        if self.fill(host, path, &mut merge) {
+            Candidates::Merged(merge)
+        } else {
+            Candidates::All(0..self.rule_count)
+        }
     }
 }
 
@@ -223,8 +244,9 @@ impl<'a> Merge<'a> {
         }
     }
 
+    /// The next rule position, in order, each once.
     #[inline]
-    fn next_pos(&mut self) -> Option<u32> {
+    pub(crate) fn next_pos(&mut self) -> Option<u32> {
         loop {
             let mut best: Option<(usize, u32)> = None;
             for (i, list) in self.lists[..self.len].iter().enumerate() {
@@ -245,17 +267,18 @@ impl<'a> Merge<'a> {
 }
 
 /// Rule positions in order, with whether the host condition is already known to hold.
+#[cfg(test)]
 #[derive(Debug)]
 pub(crate) enum Candidates<'a> {
     Merged(Merge<'a>),
     All(std::ops::Range<u32>),
 }
 
+#[cfg(test)]
 impl Iterator for Candidates<'_> {
     /// `(rule position, host already matched)`
     type Item = (usize, bool);
 
-    #[inline]
     fn next(&mut self) -> Option<(usize, bool)> {
         match self {
             Candidates::Merged(m) => m.next_pos().map(|p| (p as usize, true)),

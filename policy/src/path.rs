@@ -29,14 +29,13 @@ fn is_plain(raw: &str) -> bool {
     if b.first() != Some(&b'/') {
         return false;
     }
-    let mut prev = 0u8;
-    for &c in b {
-        if c == b'%' || c == b'\\' || (prev == b'/' && (c == b'/' || c == b'.')) {
-            return false;
-        }
-        prev = c;
-    }
-    true
+    // Branch-free folds, so the compiler can vectorise them.
+    let escapes = b.iter().fold(false, |acc, &c| acc | (c == b'%') | (c == b'\\'));
+    let dots = b
+        .iter()
+        .zip(&b[1..])
+        .fold(false, |acc, (&c, &n)| acc | ((c == b'/') & ((n == b'/') | (n == b'.'))));
+    !(escapes || dots)
 }
 
 fn hex(b: u8) -> Option<u8> {

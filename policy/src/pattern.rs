@@ -19,7 +19,7 @@ pub(crate) enum PathPattern {
 #[inline]
 pub(crate) fn first_segment(path: &str) -> &str {
     let rest = path.strip_prefix('/').unwrap_or(path);
-    match rest.find(['/', ';']) {
+    match rest.bytes().position(|b| b == b'/' || b == b';') {
         Some(end) => &rest[..end],
         None => rest,
     }
@@ -72,7 +72,9 @@ impl PathPattern {
                 .map_err(|e| format!("invalid regex `{re}`: {e}"));
         }
         if !source.starts_with('/') {
-            return Err(format!("`{source}` must start with / (prefix or glob) or regex:"));
+            return Err(format!(
+                "`{source}` must start with / (prefix or glob) or regex:"
+            ));
         }
         let normal = normalize_path(source);
         if normal != source {

@@ -1,7 +1,7 @@
 //! The compiled policy and its hot-path evaluation.
 use crate::explain::{self, Explanation};
 use crate::host::host_only;
-use crate::index::HostIndex;
+use crate::index::{HostIndex, Merge};
 use crate::net::ClientAddr;
 use crate::path::normalize_path;
 use crate::rule::{decide, method_bit, CompiledRule, Facts};
@@ -53,15 +53,24 @@ impl Policy {
             method: method_bit(req.method),
             ip: ClientAddr::new(req.client_ip),
         };
-        for (pos, host_known) in self.index.candidates(host, &path) {
-            let Some(rule) = self.rules.get(pos) else {
-                continue;
-            };
-            if !(host_known || rule.host_ok(facts.host)) || !rule.request_ok_except_host(&facts) {
-                continue;
+        let mut merge = Merge::default();
+        if self.index.fill(host, &path, &mut merge) {
+            // The index settled the host condition.
+            while let Some(pos) = merge.next_pos() {
+                let Some(rule) = self.rules.get(pos as usize) else { continue };
+                if rule.request_ok_except_host(&facts) {
+                    if let Some(decision) = decide(rule, subject) {
+                        return decision;
+                    }
+                }
             }
-            if let Some(decision) = decide(rule, subject) {
-                return decision;
+        } else {
+            for rule in self.rules.iter() {
+                if rule.host_ok(facts.host) && rule.request_ok_except_host(&facts) {
+                    if let Some(decision) = decide(rule, subject) {
+                        return decision;
+                    }
+                }
             }
         }
         self.default_decision()

@@ -15,15 +15,32 @@ const UNKNOWN_METHOD: u16 = 1 << 15;
 /// The bit of a request method (case-insensitive).
 #[inline]
 pub(crate) fn method_bit(method: &str) -> u16 {
-    match HttpMethod::parse(method) {
+    // The usual spellings first, without the case-insensitive search.
+    let m = match method {
+        "GET" => Some(HttpMethod::Get),
+        "POST" => Some(HttpMethod::Post),
+        "HEAD" => Some(HttpMethod::Head),
+        _ => HttpMethod::parse(method),
+    };
+    match m {
         Some(m) => known_bit(m),
         None => UNKNOWN_METHOD,
     }
 }
 
+#[inline]
 fn known_bit(m: HttpMethod) -> u16 {
-    let pos = HttpMethod::ALL.iter().position(|&x| x == m).unwrap_or(0);
-    1 << pos
+    match m {
+        HttpMethod::Get => 1,
+        HttpMethod::Head => 1 << 1,
+        HttpMethod::Post => 1 << 2,
+        HttpMethod::Put => 1 << 3,
+        HttpMethod::Patch => 1 << 4,
+        HttpMethod::Delete => 1 << 5,
+        HttpMethod::Options => 1 << 6,
+        HttpMethod::Connect => 1 << 7,
+        HttpMethod::Trace => 1 << 8,
+    }
 }
 
 /// The per-request facts in the form the rules compare.

@@ -15,7 +15,10 @@ async fn suite(store: AccountStore) {
         min_length: 10,
     })
     .unwrap();
-    let hash = hasher.hash(PasswordInput::new("first password".into())).await.unwrap();
+    let hash = hasher
+        .hash(PasswordInput::new("first password".into()))
+        .await
+        .unwrap();
     let alice = store
         .create_user(
             NewUser {
@@ -59,7 +62,10 @@ async fn suite(store: AccountStore) {
     assert!(!found.disabled);
     assert_eq!(found.credential_version, 1);
     assert!(hasher
-        .verify(PasswordInput::new("first password".into()), found.password_hash.as_ref())
+        .verify(
+            PasswordInput::new("first password".into()),
+            found.password_hash.as_ref()
+        )
         .await
         .unwrap());
     assert!(store.find_by_id(&alice.id).await.unwrap().is_some());
@@ -70,7 +76,10 @@ async fn suite(store: AccountStore) {
         .is_none());
 
     // Password change and disabling bump the credential version.
-    let new_hash = hasher.hash(PasswordInput::new("second password".into())).await.unwrap();
+    let new_hash = hasher
+        .hash(PasswordInput::new("second password".into()))
+        .await
+        .unwrap();
     let changed = store.set_password(&alice.email, &new_hash).await.unwrap();
     assert_eq!(changed.credential_version, 2);
     let disabled = store.set_disabled(&alice.email, true).await.unwrap();
@@ -158,7 +167,9 @@ async fn postgres_account_store() {
 
 #[test]
 fn email_validation() {
-    for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@.b.c", "a@b.c.", "a@@b.c"] {
+    for bad in [
+        "", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b..c", "a@.b.c", "a@b.c.", "a@@b.c",
+    ] {
         assert!(Email::parse(bad).is_err(), "{bad}");
     }
     assert_eq!(Email::parse(" X@Y.Jp ").unwrap().as_str(), "x@y.jp");

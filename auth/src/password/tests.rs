@@ -14,12 +14,27 @@ fn settings(queue: usize) -> PasswordSettings {
 #[tokio::test]
 async fn hash_and_verify_round_trip() {
     let h = PasswordHasher::new(&settings(8)).unwrap();
-    let hash = h.hash(PasswordInput::new("correct horse".into())).await.unwrap();
+    let hash = h
+        .hash(PasswordInput::new("correct horse".into()))
+        .await
+        .unwrap();
     assert!(hash.as_phc().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-    assert!(h.verify(PasswordInput::new("correct horse".into()), Some(&hash)).await.unwrap());
-    assert!(!h.verify(PasswordInput::new("wrong horse!".into()), Some(&hash)).await.unwrap());
+    assert!(h
+        .verify(PasswordInput::new("correct horse".into()), Some(&hash))
+        .await
+        .unwrap());
+    assert!(!h
+        .verify(PasswordInput::new("wrong horse!".into()), Some(&hash))
+        .await
+        .unwrap());
     // Unknown user: full cost, always false.
-    assert!(!h.verify(PasswordInput::new("sekisho-dummy-password-for-timing".into()), None).await.unwrap());
+    assert!(!h
+        .verify(
+            PasswordInput::new("sekisho-dummy-password-for-timing".into()),
+            None
+        )
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -48,13 +63,16 @@ async fn full_queue_answers_busy_instead_of_piling_up() {
     s.memory_kib = 8192;
     s.iterations = 3;
     let h = PasswordHasher::new(&s).unwrap();
-    let hash = h.hash_blocking(&PasswordInput::new("0123456789".into())).unwrap();
+    let hash = h
+        .hash_blocking(&PasswordInput::new("0123456789".into()))
+        .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let h = Arc::clone(&h);
         let hash = hash.clone();
         tasks.push(tokio::spawn(async move {
-            h.verify(PasswordInput::new("0123456789".into()), Some(&hash)).await
+            h.verify(PasswordInput::new("0123456789".into()), Some(&hash))
+                .await
         }));
     }
     let mut busy = 0;
@@ -67,5 +85,8 @@ async fn full_queue_answers_busy_instead_of_piling_up() {
         }
     }
     assert!(ok >= 1, "some verifications succeed");
-    assert!(busy >= 1, "a burst beyond the queue is refused, not queued forever");
+    assert!(
+        busy >= 1,
+        "a burst beyond the queue is refused, not queued forever"
+    );
 }

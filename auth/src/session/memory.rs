@@ -96,7 +96,12 @@ impl MemorySessionStore {
 
 #[async_trait]
 impl SessionStore for MemorySessionStore {
-    async fn insert(&self, key: &SessionKey, session: &Session, expires_at: UnixTime) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut maps = self.maps.write();
         maps.remove(key);
@@ -125,7 +130,12 @@ impl SessionStore for MemorySessionStore {
             .map(|e| Arc::clone(&e.session)))
     }
 
-    async fn update(&self, key: &SessionKey, session: &Session, expires_at: UnixTime) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let mut maps = self.maps.write();
         match maps.sessions.get_mut(key) {
@@ -162,7 +172,10 @@ impl SessionStore for MemorySessionStore {
             .count())
     }
 
-    async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError> {
+    async fn list_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError> {
         let now = self.clock.now();
         let maps = self.maps.read();
         let mut out: Vec<(SessionKey, Arc<Session>)> = maps

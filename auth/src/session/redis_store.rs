@@ -27,7 +27,12 @@ pub struct RedisSessionStore {
 }
 
 impl RedisSessionStore {
-    pub fn new(url: &str, prefix: &str, lifetime: Duration, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        lifetime: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {}", e.kind_str())))?;
         Ok(Self {
@@ -69,7 +74,11 @@ impl RedisSessionStore {
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     // Redis errors can echo the URL on connection failures; keep the kind and code.
-    StoreError::Unavailable(format!("redis: {} {}", e.kind_str(), e.code().unwrap_or("")))
+    StoreError::Unavailable(format!(
+        "redis: {} {}",
+        e.kind_str(),
+        e.code().unwrap_or("")
+    ))
 }
 
 trait KindStr {
@@ -92,12 +101,21 @@ fn encode(session: &Session) -> Result<Vec<u8>, StoreError> {
 
 #[async_trait]
 impl SessionStore for RedisSessionStore {
-    async fn insert(&self, key: &SessionKey, session: &Session, expires_at: UnixTime) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn().await?;
         let user_key = self.user_key(&session.user_id);
         redis::pipe()
             .atomic()
-            .set_ex(self.session_key(key), encode(session)?, self.ttl(expires_at))
+            .set_ex(
+                self.session_key(key),
+                encode(session)?,
+                self.ttl(expires_at),
+            )
             .ignore()
             .sadd(&user_key, key.to_hex())
             .ignore()
@@ -114,7 +132,12 @@ impl SessionStore for RedisSessionStore {
         raw.map(|b| decode(&b).map(Arc::new)).transpose()
     }
 
-    async fn update(&self, key: &SessionKey, session: &Session, expires_at: UnixTime) -> Result<bool, StoreError> {
+    async fn update(
+        &self,
+        key: &SessionKey,
+        session: &Session,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
         let mut c = self.conn().await?;
         // SET … XX: only if it still exists, so a concurrent sign-out is not undone.
         let done: Option<String> = redis::cmd("SET")
@@ -156,9 +179,15 @@ impl SessionStore for RedisSessionStore {
         Ok(deleted.iter().filter(|d| **d > 0).count())
     }
 
-    async fn list_user(&self, user_id: &str) -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError> {
+    async fn list_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError> {
         let mut c = self.conn().await?;
-        let members: Vec<String> = c.smembers(self.user_key(user_id)).await.map_err(unavailable)?;
+        let members: Vec<String> = c
+            .smembers(self.user_key(user_id))
+            .await
+            .map_err(unavailable)?;
         if members.is_empty() {
             return Ok(Vec::new());
         }

@@ -29,20 +29,32 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
 
     // Start and resolve.
     let (id, s) = svc
-        .start(who("u1"), AuthLevel::Password, Some("127.0.0.1".into()), Some("UA"))
+        .start(
+            who("u1"),
+            AuthLevel::Password,
+            Some("127.0.0.1".into()),
+            Some("UA"),
+        )
         .await
         .unwrap();
     assert_eq!(id.as_cookie_value().len(), 43);
     let got = svc.resolve(&id.key()).await.unwrap().expect("live session");
     assert_eq!(*got, s);
     assert_eq!(got.level, AuthLevel::Password);
-    assert!(svc.resolve(&SessionId::generate().key()).await.unwrap().is_none());
+    assert!(svc
+        .resolve(&SessionId::generate().key())
+        .await
+        .unwrap()
+        .is_none());
 
     // Touch: after the touch interval, last_seen moves forward in the store.
     clock.advance(120);
     let touched = svc.resolve(&id.key()).await.unwrap().unwrap();
     assert_eq!(touched.last_seen, T0 + 120);
-    assert_eq!(store.get(&id.key()).await.unwrap().unwrap().last_seen, T0 + 120);
+    assert_eq!(
+        store.get(&id.key()).await.unwrap().unwrap().last_seen,
+        T0 + 120
+    );
 
     // Idle timeout: 600 s after the last touch the session is gone, also from the store.
     clock.advance(599);
@@ -53,7 +65,10 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
 
     // Absolute lifetime: activity does not keep a session alive past it.
     let start = clock.now();
-    let (id2, _) = svc.start(who("u2"), AuthLevel::Mfa, None, None).await.unwrap();
+    let (id2, _) = svc
+        .start(who("u2"), AuthLevel::Mfa, None, None)
+        .await
+        .unwrap();
     for _ in 0..11 {
         clock.advance(300);
         assert!(svc.resolve(&id2.key()).await.unwrap().is_some());
@@ -62,9 +77,18 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
     assert!(svc.resolve(&id2.key()).await.unwrap().is_none());
 
     // Per-user index: revoke all.
-    let (a, _) = svc.start(who("u3"), AuthLevel::Password, None, None).await.unwrap();
-    let (b, _) = svc.start(who("u3"), AuthLevel::Password, None, None).await.unwrap();
-    let (other, _) = svc.start(who("u4"), AuthLevel::Password, None, None).await.unwrap();
+    let (a, _) = svc
+        .start(who("u3"), AuthLevel::Password, None, None)
+        .await
+        .unwrap();
+    let (b, _) = svc
+        .start(who("u3"), AuthLevel::Password, None, None)
+        .await
+        .unwrap();
+    let (other, _) = svc
+        .start(who("u4"), AuthLevel::Password, None, None)
+        .await
+        .unwrap();
     let listed = store.list_user("u3").await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|(k, _)| *k == a.key()));
@@ -72,7 +96,10 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
     assert!(svc.resolve(&a.key()).await.unwrap().is_none());
     assert!(svc.resolve(&b.key()).await.unwrap().is_none());
     assert!(store.list_user("u3").await.unwrap().is_empty());
-    assert!(svc.resolve(&other.key()).await.unwrap().is_some(), "other users keep theirs");
+    assert!(
+        svc.resolve(&other.key()).await.unwrap().is_some(),
+        "other users keep theirs"
+    );
 
     // Sign-out removes the record; a second sign-out finds nothing.
     assert!(svc.end(&other.key()).await.unwrap());
@@ -80,9 +107,15 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
     assert!(store.get(&other.key()).await.unwrap().is_none());
 
     // An update never resurrects a removed session.
-    let (c, cs) = svc.start(who("u5"), AuthLevel::Password, None, None).await.unwrap();
+    let (c, cs) = svc
+        .start(who("u5"), AuthLevel::Password, None, None)
+        .await
+        .unwrap();
     assert!(store.remove(&c.key(), "u5").await.unwrap());
-    assert!(!store.update(&c.key(), &cs, clock.now() + 100).await.unwrap());
+    assert!(!store
+        .update(&c.key(), &cs, clock.now() + 100)
+        .await
+        .unwrap());
     assert!(store.get(&c.key()).await.unwrap().is_none());
 
     // Secrets stay out of Debug output.
@@ -103,7 +136,8 @@ async fn redis_store_passes_the_suite() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
     let store = Arc::new(
-        RedisSessionStore::new(&redis.url(), "t:", Duration::from_secs(3600), clock.clone()).unwrap(),
+        RedisSessionStore::new(&redis.url(), "t:", Duration::from_secs(3600), clock.clone())
+            .unwrap(),
     );
     suite(store, clock).await;
 }
@@ -113,23 +147,49 @@ async fn redis_keys_are_prefixed_hashed_and_expire() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
     let store = Arc::new(
-        RedisSessionStore::new(&redis.url(), "pfx:", Duration::from_secs(3600), clock.clone()).unwrap(),
+        RedisSessionStore::new(
+            &redis.url(),
+            "pfx:",
+            Duration::from_secs(3600),
+            clock.clone(),
+        )
+        .unwrap(),
     );
     let svc = SessionService::new(store, clock, timeouts());
-    let (id, _) = svc.start(who("u1"), AuthLevel::Password, None, None).await.unwrap();
+    let (id, _) = svc
+        .start(who("u1"), AuthLevel::Password, None, None)
+        .await
+        .unwrap();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut c).await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     let session_key = format!("pfx:session:{}", id.key().to_hex());
     assert!(keys.contains(&session_key), "{keys:?}");
-    assert!(keys.contains(&"pfx:user:u1:sessions".to_string()), "{keys:?}");
-    assert!(keys.iter().all(|k| !k.contains(id.as_cookie_value())), "cookie value never stored");
+    assert!(
+        keys.contains(&"pfx:user:u1:sessions".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().all(|k| !k.contains(id.as_cookie_value())),
+        "cookie value never stored"
+    );
     for k in &keys {
         let ttl: i64 = redis::cmd("TTL").arg(k).query_async(&mut c).await.unwrap();
         assert!(ttl > 0, "{k} has no TTL");
     }
-    let ttl: i64 = redis::cmd("TTL").arg(&session_key).query_async(&mut c).await.unwrap();
-    assert!((590..=600).contains(&ttl), "session TTL follows the idle timeout: {ttl}");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&session_key)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        (590..=600).contains(&ttl),
+        "session TTL follows the idle timeout: {ttl}"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +203,10 @@ async fn redis_down_is_an_error_not_a_panic() {
         clock,
     )
     .unwrap();
-    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
     assert!(store.get(&SessionId::generate().key()).await.is_err());
 }
 
@@ -155,7 +218,12 @@ async fn memory_store_stays_bounded() {
     let mut ids = Vec::new();
     for _ in 0..5 {
         clock.advance(1);
-        ids.push(svc.start(who("u"), AuthLevel::Password, None, None).await.unwrap().0);
+        ids.push(
+            svc.start(who("u"), AuthLevel::Password, None, None)
+                .await
+                .unwrap()
+                .0,
+        );
     }
     assert_eq!(store.len(), 3);
     // The ones closest to expiry (the oldest) were dropped.
@@ -171,7 +239,10 @@ fn ids_and_keys() {
     assert!(SessionId::parse(&"a".repeat(42)).is_none());
     assert!(SessionId::parse(&format!("{}=", &"a".repeat(42))).is_none());
     assert!(SessionKey::from_cookie("../../etc/passwd").is_none());
-    assert_eq!(SessionKey::from_cookie(id.as_cookie_value()), Some(id.key()));
+    assert_eq!(
+        SessionKey::from_cookie(id.as_cookie_value()),
+        Some(id.key())
+    );
     let hex = id.key().to_hex();
     assert_eq!(SessionKey::from_hex(&hex), Some(id.key()));
     assert!(SessionKey::from_hex("zz").is_none());

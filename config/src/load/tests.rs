@@ -14,7 +14,10 @@ fn empty_file_gives_defaults() {
     let s = load_str("", "t.toml", &env()).unwrap();
     assert_eq!(s.ui.prefix, "/_sekisho/");
     assert_eq!(s.headers.user, "Remote-User");
-    assert!(matches!(s.session.store, SessionStoreKind::Memory { capacity: 200_000 }));
+    assert!(matches!(
+        s.session.store,
+        SessionStoreKind::Memory { capacity: 200_000 }
+    ));
     assert_eq!(s.database.kind, DatabaseKind::Sqlite);
     assert_eq!(s.password.memory_kib, 19456);
     assert_eq!(s.policy.default, Action::Deny);
@@ -26,7 +29,10 @@ fn example_config_is_valid() {
     let s = load_str(text, "example", &env()).unwrap();
     assert_eq!(s.sites.len(), 1);
     assert_eq!(s.policy.rules.len(), 5);
-    assert_eq!(s.policy.rules[1].max_mfa_age, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(
+        s.policy.rules[1].max_mfa_age,
+        Some(std::time::Duration::from_secs(900))
+    );
 }
 
 #[test]
@@ -59,29 +65,50 @@ fn bad_value_names_the_path() {
 fn semantic_errors_name_the_key() {
     assert_eq!(err("[server]\nlisten = \"nope\"\n").key, "server.listen");
     assert_eq!(err("[ui]\nprefix = \"/x\"\n").key, "ui.prefix");
-    assert_eq!(err("[session]\nstore = \"mongodb://x\"\n").key, "session.store");
+    assert_eq!(
+        err("[session]\nstore = \"mongodb://x\"\n").key,
+        "session.store"
+    );
     assert_eq!(
         err("[session]\nidle_timeout = \"2h\"\nlifetime = \"1h\"\n").key,
         "session.idle_timeout"
     );
     assert_eq!(err("[database]\nurl = \"mysql://x\"\n").key, "database.url");
     assert_eq!(err("[headers]\nuser = \"Cookie\"\n").key, "headers.user");
-    assert_eq!(err("[headers]\nuser = \"X-A\"\nemail = \"x-a\"\n").key, "headers.email");
+    assert_eq!(
+        err("[headers]\nuser = \"X-A\"\nemail = \"x-a\"\n").key,
+        "headers.email"
+    );
     assert_eq!(err("[headers]\nname = \"Bad Name\"\n").key, "headers.name");
     assert_eq!(err("[cookie]\nname = \"__Host-x\"\n").key, "cookie.name");
-    assert_eq!(err("[[sites]]\nhost = \"a.com:80\"\nupstreams = [\"x:1\"]\n").key, "sites[0].host");
-    assert_eq!(err("[[sites]]\nhost = \"a.com\"\nupstreams = [\"x\"]\n").key, "sites[0].upstreams[0]");
-    assert_eq!(err("[[sites]]\nhost = \"a.com\"\nupstreams = []\n").key, "sites[0].upstreams");
+    assert_eq!(
+        err("[[sites]]\nhost = \"a.com:80\"\nupstreams = [\"x:1\"]\n").key,
+        "sites[0].host"
+    );
+    assert_eq!(
+        err("[[sites]]\nhost = \"a.com\"\nupstreams = [\"x\"]\n").key,
+        "sites[0].upstreams[0]"
+    );
+    assert_eq!(
+        err("[[sites]]\nhost = \"a.com\"\nupstreams = []\n").key,
+        "sites[0].upstreams"
+    );
     assert_eq!(
         err("[[sites]]\nhost = \"a.com\"\nupstreams = [\"x:1\"]\n[[sites]]\nhost = \"A.com\"\nupstreams = [\"x:1\"]\n").key,
         "sites[1].host"
     );
-    assert_eq!(err("[[rules]]\naction = \"bypass\"\npaths = [\"admin\"]\n").key, "rules[0].paths[0]");
+    assert_eq!(
+        err("[[rules]]\naction = \"bypass\"\npaths = [\"admin\"]\n").key,
+        "rules[0].paths[0]"
+    );
     assert_eq!(
         err("[[rules]]\naction = \"one_factor\"\nmax_mfa_age = \"5m\"\n").key,
         "rules[0].max_mfa_age"
     );
-    assert_eq!(err("[password]\nparallelism = 0\n").key, "password.parallelism");
+    assert_eq!(
+        err("[password]\nparallelism = 0\n").key,
+        "password.parallelism"
+    );
     assert_eq!(err("[ui]\nmax_body_bytes = 10\n").key, "ui.max_body_bytes");
 }
 
@@ -97,11 +124,22 @@ fn env_overrides_store_urls_and_secret() {
     let key_path = dir.path().join("key");
     std::fs::write(&key_path, format!("{}\n", "ab".repeat(32))).unwrap();
     let mut env = HashMap::new();
-    env.insert("SEKISHO_SESSION_STORE".to_string(), "redis://:pw@127.0.0.1:1/0".to_string());
-    env.insert("SEKISHO_DATABASE_URL".to_string(), "postgres://u:pw@localhost/db".to_string());
-    env.insert("SEKISHO_SECRET_KEY_FILE".to_string(), key_path.display().to_string());
+    env.insert(
+        "SEKISHO_SESSION_STORE".to_string(),
+        "redis://:pw@127.0.0.1:1/0".to_string(),
+    );
+    env.insert(
+        "SEKISHO_DATABASE_URL".to_string(),
+        "postgres://u:pw@localhost/db".to_string(),
+    );
+    env.insert(
+        "SEKISHO_SECRET_KEY_FILE".to_string(),
+        key_path.display().to_string(),
+    );
     let s = load_str("", "t", &env).unwrap();
-    assert!(matches!(&s.session.store, SessionStoreKind::Redis { url } if url.expose().ends_with("/0")));
+    assert!(
+        matches!(&s.session.store, SessionStoreKind::Redis { url } if url.expose().ends_with("/0"))
+    );
     assert_eq!(s.database.kind, DatabaseKind::Postgres);
     assert_eq!(s.secret_key.as_ref().unwrap().expose(), &[0xab; 32][..]);
     // Nothing secret shows up when settings are printed.
@@ -115,7 +153,10 @@ fn env_overrides_store_urls_and_secret() {
     assert_eq!(e.key, "SEKISHO_SECRET_KEY");
 
     let mut missing = HashMap::new();
-    missing.insert("SEKISHO_SECRET_KEY_FILE".to_string(), "/nonexistent/key".to_string());
+    missing.insert(
+        "SEKISHO_SECRET_KEY_FILE".to_string(),
+        "/nonexistent/key".to_string(),
+    );
     let e = load_str("", "t", &missing).unwrap_err();
     assert_eq!(e.key, "SEKISHO_SECRET_KEY_FILE");
 }

@@ -53,42 +53,86 @@ action = "one_factor"
 "#;
 
 fn sample(dir: &std::path::Path) -> std::path::PathBuf {
-    write_config(dir, &SAMPLE.replace("DB", &dir.join("t.db").display().to_string()))
+    write_config(
+        dir,
+        &SAMPLE.replace("DB", &dir.join("t.db").display().to_string()),
+    )
 }
 
 #[test]
 fn check_config_accepts_the_sample_and_the_shipped_example() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sekisho().args(["check-config", "--config"]).arg(sample(dir.path())).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sekisho()
+        .args(["check-config", "--config"])
+        .arg(sample(dir.path()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(": OK"), "{text}");
     assert!(text.contains("rules          4 (default: deny)"), "{text}");
 
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/sekisho.example.toml");
-    let out = sekisho().args(["check-config", "--config", example]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/sekisho.example.toml"
+    );
+    let out = sekisho()
+        .args(["check-config", "--config", example])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn check_config_errors_name_the_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("[session]\nidle_timeot = \"5m\"\n", "t.toml:2", "idle_timeot"),
-        ("[[rules]]\naction = \"bypass\"\nnetworks = [\"300.1.1.1/8\"]\n", "rules[0].networks[0]", "invalid"),
-        ("[[rules]]\naction = \"bypass\"\npaths = [\"regex:(\"]\n", "rules[0].paths[0]", ""),
-        ("[server]\nlisten = \"localhost\"\n", "server.listen", "not an address"),
+        (
+            "[session]\nidle_timeot = \"5m\"\n",
+            "t.toml:2",
+            "idle_timeot",
+        ),
+        (
+            "[[rules]]\naction = \"bypass\"\nnetworks = [\"300.1.1.1/8\"]\n",
+            "rules[0].networks[0]",
+            "invalid",
+        ),
+        (
+            "[[rules]]\naction = \"bypass\"\npaths = [\"regex:(\"]\n",
+            "rules[0].paths[0]",
+            "",
+        ),
+        (
+            "[server]\nlisten = \"localhost\"\n",
+            "server.listen",
+            "not an address",
+        ),
     ];
     for (body, where_, what) in cases {
         let path = dir.path().join("t.toml");
         std::fs::write(&path, body).unwrap();
-        let out = sekisho().args(["check-config", "--config"]).arg(&path).output().unwrap();
+        let out = sekisho()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{body}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(where_), "{body}: {err}");
         assert!(err.contains(what), "{body}: {err}");
     }
-    let out = sekisho().args(["check-config", "--config", "/nonexistent.toml"]).output().unwrap();
+    let out = sekisho()
+        .args(["check-config", "--config", "/nonexistent.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
@@ -104,20 +148,39 @@ fn policy_explain_prints_decision_and_reasons() {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let anon = run(&["https://app.example.com/admin/users"]);
     assert!(anon.contains("admin"), "{anon}");
-    assert!(anon.to_lowercase().contains("sign"), "needs identity: {anon}");
-    let admin = run(&["https://app.example.com/admin/users", "--user", "a@example.com", "--groups", "admins,staff"]);
+    assert!(
+        anon.to_lowercase().contains("sign"),
+        "needs identity: {anon}"
+    );
+    let admin = run(&[
+        "https://app.example.com/admin/users",
+        "--user",
+        "a@example.com",
+        "--groups",
+        "admins,staff",
+    ]);
     assert!(admin.contains("two_factor"), "{admin}");
-    assert!(admin.contains("10m") || admin.contains("600"), "max_mfa_age shown: {admin}");
+    assert!(
+        admin.contains("10m") || admin.contains("600"),
+        "max_mfa_age shown: {admin}"
+    );
     let other = run(&["https://app.example.com/admin", "--user", "b@example.com"]);
     assert!(other.contains("deny"), "{other}");
     assert!(other.contains("admin-others"), "{other}");
     let members = run(&["https://app.example.com/members/x", "--method", "POST"]);
-    assert!(members.contains("one_factor") && members.contains("members"), "{members}");
+    assert!(
+        members.contains("one_factor") && members.contains("members"),
+        "{members}"
+    );
     let none = run(&["https://app.example.com/other"]);
     assert!(none.contains("default"), "{none}");
 }
@@ -129,15 +192,31 @@ fn user_management_round_trip() {
     let mut add = sekisho()
         .args(["user", "add", "--config"])
         .arg(&config)
-        .args(["--email", "Kim@Example.com", "--name", "Kim", "--groups", "staff,admins", "--password-stdin"])
+        .args([
+            "--email",
+            "Kim@Example.com",
+            "--name",
+            "Kim",
+            "--groups",
+            "staff,admins",
+            "--password-stdin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    add.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
     let out = add.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Duplicates (any case) are refused.
     let out = sekisho()
@@ -149,7 +228,11 @@ fn user_management_round_trip() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 
-    let out = sekisho().args(["user", "list", "--json", "--config"]).arg(&config).output().unwrap();
+    let out = sekisho()
+        .args(["user", "list", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     let line = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(v["email"], "kim@example.com");
@@ -162,11 +245,22 @@ fn user_management_round_trip() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let out = sekisho().args(["user", "list", "--json", "--config"]).arg(&config).output().unwrap();
+    let out = sekisho()
+        .args(["user", "list", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"disabled\":true"));
 
     let mut passwd = sekisho()
-        .args(["user", "passwd", "--email", "kim@example.com", "--password-stdin", "--config"])
+        .args([
+            "user",
+            "passwd",
+            "--email",
+            "kim@example.com",
+            "--password-stdin",
+            "--config",
+        ])
         .arg(&config)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -175,7 +269,11 @@ fn user_management_round_trip() {
         .unwrap();
     passwd.stdin.take().unwrap().write_all(b"short\n").unwrap();
     let out = passwd.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "too-short passwords are refused");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "too-short passwords are refused"
+    );
 }
 
 #[test]
@@ -186,7 +284,12 @@ fn hash_password_prints_an_argon2id_phc_string() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let phc = String::from_utf8_lossy(&out.stdout);
@@ -205,8 +308,11 @@ fn demo_prints_json_and_serves_the_site() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     let url = v["url"].as_str().unwrap().to_string();
     let admin_url = v["admin_url"].as_str().unwrap().to_string();
     let users = v["users"].as_array().unwrap();
@@ -230,8 +336,15 @@ fn raw_get(base: &str, path: &str) -> u16 {
     use std::io::Read;
     let authority = base.trim_start_matches("http://").trim_end_matches('/');
     let mut s = std::net::TcpStream::connect(authority).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
-    buf.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    buf.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }

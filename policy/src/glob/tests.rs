@@ -75,7 +75,12 @@ fn unsupported_syntax_is_refused() {
 #[test]
 fn long_globs_fall_back_to_regex() {
     let long = format!("/*{}", "ab".repeat(40));
-    assert!(matches!(Glob::compile(&format!("/*{}", "ab".repeat(31))).unwrap().engine, Engine::ShiftAnd(_)));
+    assert!(matches!(
+        Glob::compile(&format!("/*{}", "ab".repeat(31)))
+            .unwrap()
+            .engine,
+        Engine::ShiftAnd(_)
+    ));
     let g = Glob::compile(&long).unwrap();
     assert!(matches!(g.engine, Engine::Regex(_)));
     assert!(g.is_match(&format!("/xyz{}", "ab".repeat(40))));

@@ -121,10 +121,22 @@ fn rules_are_filed_by_first_segment() {
         (&["app.example.com"], &["/admin", "/*"]),     // 8: exact, any segment
     ]);
     let idx = HostIndex::build(&rules);
-    assert_eq!(order(&idx, "app.example.com", "/admin/users"), vec![1, 2, 5, 6, 7, 8]);
-    assert_eq!(order(&idx, "app.example.com", "/admin;jsessionid=1"), vec![1, 2, 5, 6, 7, 8]);
-    assert_eq!(order(&idx, "app.example.com", "/api/v1/x"), vec![1, 3, 4, 5, 6, 8]);
-    assert_eq!(order(&idx, "app.example.com", "/healthz"), vec![0, 1, 5, 6, 8]);
+    assert_eq!(
+        order(&idx, "app.example.com", "/admin/users"),
+        vec![1, 2, 5, 6, 7, 8]
+    );
+    assert_eq!(
+        order(&idx, "app.example.com", "/admin;jsessionid=1"),
+        vec![1, 2, 5, 6, 7, 8]
+    );
+    assert_eq!(
+        order(&idx, "app.example.com", "/api/v1/x"),
+        vec![1, 3, 4, 5, 6, 8]
+    );
+    assert_eq!(
+        order(&idx, "app.example.com", "/healthz"),
+        vec![0, 1, 5, 6, 8]
+    );
     assert_eq!(order(&idx, "app.example.com", "/"), vec![1, 5, 6, 8]);
     assert_eq!(order(&idx, "web.example.com", "/admin"), vec![1, 7]);
     assert_eq!(order(&idx, "other.org", "/adm"), vec![1]);

@@ -113,7 +113,12 @@ fn regex_literal_prefixes_are_conservative() {
 
 #[test]
 fn segment_keys() {
-    let key = |p: &str| PathPattern::compile(p).unwrap().segment_key().map(str::to_string);
+    let key = |p: &str| {
+        PathPattern::compile(p)
+            .unwrap()
+            .segment_key()
+            .map(str::to_string)
+    };
     assert_eq!(key("/admin"), Some("admin".into()));
     assert_eq!(key("/admin/"), Some("admin".into()));
     assert_eq!(key("/admin/x"), Some("admin".into()));

@@ -263,7 +263,10 @@ fn many_wildcard_buckets_fall_back_correctly() {
         });
     }
     let p = compile(Action::Deny, rules);
-    assert!(matches!(p.index.candidates(host, "/p1"), crate::index::Candidates::All(_)));
+    assert!(matches!(
+        p.index.candidates(host, "/p1"),
+        crate::index::Candidates::All(_)
+    ));
     for k in 1..labels.len() {
         assert_eq!(name(&p, host, &format!("/p{k}")), Some(format!("r{k}")));
     }

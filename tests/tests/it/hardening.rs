@@ -223,21 +223,30 @@ fn health_and_metrics_on_the_admin_listener() {
         assert_eq!(ready.status(), StatusCode::OK);
         assert_eq!(ready.text().await.unwrap(), "session_store ok\nsql ok\n");
         c.get(gw.url("/deny/x")).send().await.unwrap();
-    // The counter is bumped in the logging phase, just after the response is sent.
-    let mut count = 0u64;
-    for _ in 0..100 {
-        let metrics = c.get(gw.admin_url("/metrics")).send().await.unwrap().text().await.unwrap();
-        count = metrics
-            .lines()
-            .find(|l| l.starts_with("sekisho_requests_total{action=\"deny\",status_class=\"4xx\"}"))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0);
-        if count >= 1 {
-            break;
+        // The counter is bumped in the logging phase, just after the response is sent.
+        let mut count = 0u64;
+        for _ in 0..100 {
+            let metrics = c
+                .get(gw.admin_url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            count = metrics
+                .lines()
+                .find(|l| {
+                    l.starts_with("sekisho_requests_total{action=\"deny\",status_class=\"4xx\"}")
+                })
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(0);
+            if count >= 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(count >= 1, "the denied request was counted");
+        assert!(count >= 1, "the denied request was counted");
     });
 }
 

@@ -62,7 +62,10 @@ async fn sign_in_reaches_upstream_with_identity(gw: &TestGateway) {
     // The upstream sees who it is, and neither forged identity nor our cookie.
     let resp = reqwest::Client::new()
         .get(&rd)
-        .header("cookie", format!("app_pref=dark; sekisho_session={sid}; sekisho_csrf=abc"))
+        .header(
+            "cookie",
+            format!("app_pref=dark; sekisho_session={sid}; sekisho_csrf=abc"),
+        )
         .header("Remote-User", "mallory@example.com")
         .header("remote-user", "eve@example.com")
         .header("REMOTE-GROUPS", "admins")
