@@ -196,8 +196,8 @@ fn bench_policy(c: &mut Criterion) {
         });
     }
 
-    // Worst case for the host index: 1,000 rules none of which names a host, so every
-    // request scans them in order (here it falls to the default after all of them).
+    // One site, 1,000 rules and no `hosts` at all: the host index cannot help, the
+    // first-segment index does (`/site{n}/...` paths).
     let flat = policy(1_000, false);
     let miss = RequestFacts {
         host: "app.example.com",
@@ -207,9 +207,41 @@ fn bench_policy(c: &mut Criterion) {
     };
     assert!(flat.evaluate(&miss, None).rule.is_none());
     group.bench_with_input(
-        BenchmarkId::new("no_hosts_full_scan", 1_000),
+        BenchmarkId::new("no_hosts_default", 1_000),
         &miss,
         |b, r| b.iter(|| flat.evaluate(black_box(r), None).action),
+    );
+    let deep = RequestFacts {
+        path: "/site198/account",
+        ..miss
+    };
+    assert!(flat
+        .evaluate(&deep, None)
+        .rule
+        .is_some_and(|r| r.index >= 990));
+    group.bench_with_input(
+        BenchmarkId::new("no_hosts_near_end", 1_000),
+        &deep,
+        |b, r| b.iter(|| flat.evaluate(black_box(r), None).action),
+    );
+
+    // The pathological case, for reference: 1,000 host-less rules whose paths leave the
+    // first segment open, so every one of them is tried in order.
+    let rules = (0..1_000)
+        .map(|i| RuleSettings {
+            paths: vec![format!("/**/x{i}/*.bak")],
+            ..rule(i, Action::Deny)
+        })
+        .collect();
+    let unindexed = Policy::compile(&PolicySettings {
+        default: Action::OneFactor,
+        rules,
+    })
+    .unwrap();
+    group.bench_with_input(
+        BenchmarkId::new("unindexable_full_scan", 1_000),
+        &miss,
+        |b, r| b.iter(|| unindexed.evaluate(black_box(r), None).action),
     );
     group.finish();
 }

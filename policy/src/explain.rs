@@ -195,11 +195,15 @@ fn subject_check(rule: &CompiledRule, subject: &Subject<'_>) -> Check {
         ));
     }
     if !rule.groups.is_empty() {
-        parts.push(format!(
-            "none of groups {} in {}",
-            list(subject.groups),
-            list(&rule.groups)
-        ));
+        parts.push(if subject.groups.is_empty() {
+            format!("no groups (needs one of {})", list(&rule.groups))
+        } else {
+            format!(
+                "none of groups {} in {}",
+                list(subject.groups),
+                list(&rule.groups)
+            )
+        });
     }
     check(false, parts.join(" and "))
 }

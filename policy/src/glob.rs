@@ -28,6 +28,9 @@ pub(crate) struct Glob {
     prefix: Box<str>,
     /// Literal text after the last wildcard; a cheap necessary condition.
     suffix: Box<str>,
+    /// The longest literal run between wildcards (3+ characters), which every match
+    /// contains: a cheap way to reject most paths before running the NFA.
+    needle: Option<Box<str>>,
     engine: Engine,
 }
 
@@ -219,6 +222,12 @@ impl Glob {
             text(&tokens[tokens.len() - trail..])
         };
         let rest = &tokens[lead..];
+        let middle = &tokens[lead..tokens.len() - trail.min(tokens.len() - lead)];
+        let needle = middle
+            .split(|t| !matches!(t, Token::Char(_)))
+            .max_by_key(|run| run.len())
+            .filter(|run| run.len() >= 3)
+            .map(text);
         let engine = if rest.len() <= MAX_TOKENS {
             Engine::ShiftAnd(ShiftAnd::new(rest))
         } else {
@@ -229,6 +238,7 @@ impl Glob {
         Ok(Glob {
             prefix,
             suffix,
+            needle,
             engine,
         })
     }
@@ -241,6 +251,11 @@ impl Glob {
     pub(crate) fn is_match(&self, path: &str) -> bool {
         if !path.ends_with(&*self.suffix) {
             return false;
+        }
+        if let Some(needle) = &self.needle {
+            if !path.contains(&**needle) {
+                return false;
+            }
         }
         match &self.engine {
             Engine::Regex(re) => re.is_match(path),

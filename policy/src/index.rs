@@ -119,10 +119,11 @@ fn build_all(map: HashMap<Box<[u8]>, BucketBuilder>) -> Buckets {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct HostIndex {
+pub(crate) struct RuleIndex {
     exact: Buckets,
     suffix: Buckets,
     any_host: Bucket,
+    #[cfg(test)]
     rule_count: u32,
 }
 
@@ -135,8 +136,8 @@ fn segment_keys(rule: &CompiledRule) -> Option<Vec<&str>> {
     rule.paths.iter().map(|p| p.segment_key()).collect()
 }
 
-impl HostIndex {
-    pub(crate) fn build(rules: &[CompiledRule]) -> HostIndex {
+impl RuleIndex {
+    pub(crate) fn build(rules: &[CompiledRule]) -> RuleIndex {
         let mut exact: HashMap<Box<[u8]>, BucketBuilder> = HashMap::new();
         let mut suffix: HashMap<Box<[u8]>, BucketBuilder> = HashMap::new();
         let mut any_host = BucketBuilder::default();
@@ -157,10 +158,11 @@ impl HostIndex {
                     .add(pos, segments);
             }
         }
-        HostIndex {
+        RuleIndex {
             exact: build_all(exact),
             suffix: build_all(suffix),
             any_host: any_host.build(),
+            #[cfg(test)]
             rule_count: rules.len() as u32,
         }
     }
@@ -175,10 +177,12 @@ impl HostIndex {
             return false;
         };
         let segment = first_segment(path).as_bytes();
-        merge.push_bucket(&self.any_host, segment);
-        if !self.exact.is_empty() {
-            if let Some(bucket) = self.exact.get(lower) {
-                merge.push_bucket(bucket, segment);
+        if !merge.push_bucket(&self.any_host, segment) {
+            return false;
+        }
+        if let Some(bucket) = self.exact.get(lower) {
+            if !merge.push_bucket(bucket, segment) {
+                return false;
             }
         }
         if !self.suffix.is_empty() {
@@ -269,6 +273,7 @@ impl<'a> Merge<'a> {
 /// Rule positions in order, with whether the host condition is already known to hold.
 #[cfg(test)]
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // test-only convenience
 pub(crate) enum Candidates<'a> {
     Merged(Merge<'a>),
     All(std::ops::Range<u32>),

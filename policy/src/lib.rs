@@ -46,6 +46,15 @@
 //!   (case-sensitive). Without a signed-in user, the first rule whose request conditions
 //!   match and that has subject conditions stops evaluation with
 //!   [`Decision::needs_identity`] set; the gateway signs the user in and evaluates again.
+//!
+//! # Performance
+//! [`Policy::evaluate`] does not allocate unless the path needs normalising. It does not
+//! scan every rule: rules are indexed by exact host, by `*.suffix` and by first path
+//! segment (for paths such as `/admin`, `/api/*/x` or `regex:^/api/`), and the lists
+//! that apply to a request are merged by rule position, so first-match order holds.
+//! Globs run as bit-parallel automata, and regexes that start with `^literal` check
+//! that literal first. Rules that name no host and leave the first path segment open
+//! (`/`, `/**/x`, unanchored regexes) are tried for every request, so keep those few.
 
 mod explain;
 mod glob;

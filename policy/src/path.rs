@@ -30,11 +30,12 @@ fn is_plain(raw: &str) -> bool {
         return false;
     }
     // Branch-free folds, so the compiler can vectorise them.
-    let escapes = b.iter().fold(false, |acc, &c| acc | (c == b'%') | (c == b'\\'));
-    let dots = b
+    let escapes = b
         .iter()
-        .zip(&b[1..])
-        .fold(false, |acc, (&c, &n)| acc | ((c == b'/') & ((n == b'/') | (n == b'.'))));
+        .fold(false, |acc, &c| acc | (c == b'%') | (c == b'\\'));
+    let dots = b.iter().zip(&b[1..]).fold(false, |acc, (&c, &n)| {
+        acc | ((c == b'/') & ((n == b'/') | (n == b'.')))
+    });
     !(escapes || dots)
 }
 
@@ -76,28 +77,32 @@ fn bare_segment(seg: &str) -> &str {
 }
 
 pub(crate) fn normalize_slow(raw: &str) -> String {
-    let decoded = percent_decode(raw);
-    let text = String::from_utf8_lossy(&decoded);
-    let mut segments: Vec<&str> = Vec::new();
+    let decoded;
+    let text = if raw.contains('%') {
+        decoded = percent_decode(raw);
+        String::from_utf8_lossy(&decoded)
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let mut out = String::with_capacity(text.len() + 1);
+    // Whether the path ends in a directory: after an empty, `.` or `..` segment.
     let mut trailing_slash = false;
     for seg in text.split(['/', '\\']) {
         match bare_segment(seg) {
             "" if seg.is_empty() => trailing_slash = true,
             "." => trailing_slash = true,
             ".." => {
-                segments.pop();
+                // Drop the last segment; `out` is empty or starts with `/`.
+                let cut = out.rfind('/').unwrap_or(0);
+                out.truncate(cut);
                 trailing_slash = true;
             }
             _ => {
-                segments.push(seg);
+                out.push('/');
+                out.push_str(seg);
                 trailing_slash = false;
             }
         }
-    }
-    let mut out = String::with_capacity(text.len() + 1);
-    for seg in &segments {
-        out.push('/');
-        out.push_str(seg);
     }
     if trailing_slash || out.is_empty() {
         out.push('/');

@@ -1,7 +1,7 @@
 //! The compiled policy and its hot-path evaluation.
 use crate::explain::{self, Explanation};
 use crate::host::host_only;
-use crate::index::{HostIndex, Merge};
+use crate::index::{Merge, RuleIndex};
 use crate::net::ClientAddr;
 use crate::path::normalize_path;
 use crate::rule::{decide, method_bit, CompiledRule, Facts};
@@ -14,7 +14,7 @@ use sekisho_config::{Action, PolicySettings};
 pub struct Policy {
     pub(crate) default: Action,
     pub(crate) rules: Box<[CompiledRule]>,
-    index: HostIndex,
+    index: RuleIndex,
 }
 
 impl Policy {
@@ -28,7 +28,7 @@ impl Policy {
         if rules.len() >= u32::MAX as usize {
             return Err(PolicyError::new("rules", "too many rules"));
         }
-        let index = HostIndex::build(&rules);
+        let index = RuleIndex::build(&rules);
         Ok(Policy {
             default: settings.default,
             rules,
@@ -57,7 +57,9 @@ impl Policy {
         if self.index.fill(host, &path, &mut merge) {
             // The index settled the host condition.
             while let Some(pos) = merge.next_pos() {
-                let Some(rule) = self.rules.get(pos as usize) else { continue };
+                let Some(rule) = self.rules.get(pos as usize) else {
+                    continue;
+                };
                 if rule.request_ok_except_host(&facts) {
                     if let Some(decision) = decide(rule, subject) {
                         return decision;

@@ -92,6 +92,13 @@ fn prefix_and_suffix_are_extracted() {
     let g = Glob::compile("/api/*/x.json").unwrap();
     assert_eq!(&*g.prefix, "/api/");
     assert_eq!(&*g.suffix, "/x.json");
+    assert_eq!(g.needle, None);
+    let g = Glob::compile("/**/.git/**").unwrap();
+    assert_eq!(g.needle.as_deref(), Some("/.git/"));
+    assert!(g.is_match("/a/.git/config"));
+    assert!(!g.is_match("/a/.gitignore"));
+    let g = Glob::compile("/a*bc*def*").unwrap();
+    assert_eq!(g.needle.as_deref(), Some("def"));
 }
 
 fn random_glob(rng: &mut Rng) -> String {

@@ -15,7 +15,7 @@ fn merges_buckets_in_rule_order_without_duplicates() {
         &["app.example.com", "*.example.com", "APP.example.com"],
         &["other.example.org"],
     ]);
-    let idx = HostIndex::build(&rules);
+    let idx = RuleIndex::build(&rules);
     let got: Vec<usize> = positions(idx.candidates("App.Example.com", "/"))
         .into_iter()
         .map(|(p, _)| p)
@@ -44,7 +44,7 @@ fn merges_buckets_in_rule_order_without_duplicates() {
 #[test]
 fn wildcard_needs_a_label_before_the_suffix() {
     let rules = compiled(&[&["*.example.com"]]);
-    let idx = HostIndex::build(&rules);
+    let idx = RuleIndex::build(&rules);
     assert_eq!(positions(idx.candidates("example.com", "/")), vec![]);
     assert_eq!(positions(idx.candidates(".example.com", "/")), vec![]);
     assert_eq!(
@@ -56,7 +56,7 @@ fn wildcard_needs_a_label_before_the_suffix() {
 #[test]
 fn long_hosts_scan_every_rule() {
     let rules = compiled(&[&["a.example.com"], &[]]);
-    let idx = HostIndex::build(&rules);
+    let idx = RuleIndex::build(&rules);
     let long = "x".repeat(MAX_HOST + 1);
     assert_eq!(
         positions(idx.candidates(&long, "/")),
@@ -74,7 +74,7 @@ fn too_many_wildcard_buckets_scan_every_rule() {
     let lists: Vec<Vec<&str>> = patterns.iter().map(|p| vec![p.as_str()]).collect();
     let refs: Vec<&[&str]> = lists.iter().map(Vec::as_slice).collect();
     let rules = compiled(&refs);
-    let idx = HostIndex::build(&rules);
+    let idx = RuleIndex::build(&rules);
     let got = positions(idx.candidates(host, "/"));
     assert_eq!(got.len(), rules.len());
     assert!(got.iter().all(|&(_, known)| !known));
@@ -103,7 +103,7 @@ fn key_hasher_spreads_keys() {
     assert_eq!(hashes.len(), keys.len());
 }
 
-fn order(idx: &HostIndex, host: &str, path: &str) -> Vec<usize> {
+fn order(idx: &RuleIndex, host: &str, path: &str) -> Vec<usize> {
     idx.candidates(host, path).map(|(p, _)| p).collect()
 }
 
@@ -120,7 +120,7 @@ fn rules_are_filed_by_first_segment() {
         (&["*.example.com"], &["/admin;x"]),           // 7: wildcard, admin
         (&["app.example.com"], &["/admin", "/*"]),     // 8: exact, any segment
     ]);
-    let idx = HostIndex::build(&rules);
+    let idx = RuleIndex::build(&rules);
     assert_eq!(
         order(&idx, "app.example.com", "/admin/users"),
         vec![1, 2, 5, 6, 7, 8]
