@@ -2,7 +2,8 @@
 use crate::app::App;
 use clap::{Args, Parser, Subcommand};
 use sekisho_auth::{
-    AccountStore, Email, NewUser, PasswordHasher, PasswordInput, RedisSessionStore, SystemClock,
+    AccountStore, AuthError, Email, NewUser, PasswordHash, PasswordHasher, PasswordInput,
+    RedisSessionStore, SystemClock,
 };
 use sekisho_config::{load_file, redact_url, ProcessEnv, SessionStoreKind, Settings};
 use sekisho_policy::{Policy, RequestFacts, Subject};
@@ -365,6 +366,37 @@ async fn revoke_sessions(s: &Settings, user_id: &str) -> String {
     }
 }
 
+/// Opens the account store, runs `op`, closes the store.
+fn with_accounts<T>(
+    s: &Settings,
+    op: impl AsyncFnOnce(&AccountStore) -> Result<T, AuthError>,
+) -> Result<T, String> {
+    block(async {
+        let accounts = AccountStore::connect(&s.database).await?;
+        let result = op(&accounts).await;
+        accounts.close().await;
+        result
+    })?
+    .map_err(|e| e.to_string())
+}
+
+/// A new password (from stdin or generated) and its hash.
+fn new_password(
+    s: &Settings,
+    from_stdin: bool,
+) -> Result<(PasswordInput, bool, PasswordHash), String> {
+    let hasher = PasswordHasher::new(&s.password).map_err(|e| e.to_string())?;
+    let (password, generated) = read_password(from_stdin)?;
+    let hash = hasher.hash_blocking(&password).map_err(|e| e.to_string())?;
+    Ok((password, generated, hash))
+}
+
+fn print_generated(password: &PasswordInput, generated: bool) {
+    if generated {
+        println!("password: {}", password.expose());
+    }
+}
+
 fn user(cmd: UserCommand) -> CliResult {
     match cmd {
         UserCommand::Add {
@@ -377,44 +409,23 @@ fn user(cmd: UserCommand) -> CliResult {
         } => {
             let s = load(&config)?;
             let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let hasher = PasswordHasher::new(&s.password).map_err(|e| e.to_string())?;
-            let (password, generated) = read_password(password_stdin)?;
-            let hash = hasher.hash_blocking(&password).map_err(|e| e.to_string())?;
+            let (password, generated, hash) = new_password(&s, password_stdin)?;
+            let new = NewUser {
+                email,
+                display_name: name,
+                groups,
+                department,
+                password_hash: Some(hash),
+            };
             let now = sekisho_auth::Clock::now(&SystemClock);
-            let user = block(async {
-                let accounts = AccountStore::connect(&s.database).await?;
-                let u = accounts
-                    .create_user(
-                        NewUser {
-                            email,
-                            display_name: name,
-                            groups,
-                            department,
-                            password_hash: Some(hash),
-                        },
-                        now,
-                    )
-                    .await;
-                accounts.close().await;
-                u
-            })?
-            .map_err(|e| e.to_string())?;
+            let user = with_accounts(&s, async |a| a.create_user(new, now).await)?;
             println!("created {} (groups: {})", user.email, user.groups.join(","));
-            if generated {
-                println!("password: {}", password.expose());
-            }
+            print_generated(&password, generated);
             Ok(())
         }
         UserCommand::List { config, json } => {
             let s = load(&config)?;
-            let users = block(async {
-                let accounts = AccountStore::connect(&s.database).await?;
-                let u = accounts.list_users().await;
-                accounts.close().await;
-                u
-            })?
-            .map_err(|e| e.to_string())?;
-            for u in users {
+            for u in with_accounts(&s, async |a| a.list_users().await)? {
                 if json {
                     println!(
                         "{}",
@@ -448,21 +459,11 @@ fn user(cmd: UserCommand) -> CliResult {
         } => {
             let s = load(&config)?;
             let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let hasher = PasswordHasher::new(&s.password).map_err(|e| e.to_string())?;
-            let (password, generated) = read_password(password_stdin)?;
-            let hash = hasher.hash_blocking(&password).map_err(|e| e.to_string())?;
-            let note = block(async {
-                let accounts = AccountStore::connect(&s.database).await?;
-                let u = accounts.set_password(&email, &hash).await;
-                accounts.close().await;
-                let u = u?;
-                Ok::<_, sekisho_auth::AuthError>(revoke_sessions(&s, &u.id).await)
-            })?
-            .map_err(|e| e.to_string())?;
+            let (password, generated, hash) = new_password(&s, password_stdin)?;
+            let user = with_accounts(&s, async |a| a.set_password(&email, &hash).await)?;
+            let note = block(revoke_sessions(&s, &user.id))?;
             println!("password changed for {email}; {note}");
-            if generated {
-                println!("password: {}", password.expose());
-            }
+            print_generated(&password, generated);
             Ok(())
         }
         UserCommand::Disable {
@@ -472,14 +473,8 @@ fn user(cmd: UserCommand) -> CliResult {
         } => {
             let s = load(&config)?;
             let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let note = block(async {
-                let accounts = AccountStore::connect(&s.database).await?;
-                let u = accounts.set_disabled(&email, !enable).await;
-                accounts.close().await;
-                let u = u?;
-                Ok::<_, sekisho_auth::AuthError>(revoke_sessions(&s, &u.id).await)
-            })?
-            .map_err(|e| e.to_string())?;
+            let user = with_accounts(&s, async |a| a.set_disabled(&email, !enable).await)?;
+            let note = block(revoke_sessions(&s, &user.id))?;
             println!(
                 "{email} {}; {note}",
                 if enable { "enabled" } else { "disabled" }

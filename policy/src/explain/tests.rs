@@ -177,6 +177,15 @@ fn subject_match_is_explained() {
         text.contains("user:     root@example.com (no groups)"),
         "{text}"
     );
+    let carol = Subject {
+        user: "carol@example.com",
+        groups: &[],
+    };
+    let text = p.explain(&req("/admin", "GET"), Some(&carol)).to_string();
+    assert!(
+        text.contains("✗ user carol@example.com not in users [root@example.com] and no groups (needs one of [admins])"),
+        "{text}"
+    );
     assert!(text.contains("needs_identity:  no"), "{text}");
 }
 
