@@ -199,17 +199,9 @@ fn run(c: &ConfigArg) -> CliResult {
     crate::server::run_forever(app, Vec::new())
 }
 
-fn pick(addr: SocketAddr) -> Result<SocketAddr, String> {
-    if addr.port() != 0 {
-        return Ok(addr);
-    }
-    let l = std::net::TcpListener::bind(addr).map_err(|e| format!("{addr}: {e}"))?;
-    l.local_addr().map_err(|e| e.to_string())
-}
-
 fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool) -> CliResult {
-    let listen = pick(listen)?;
-    let admin = pick(admin)?;
+    let listen = crate::demo::with_free_port(listen).map_err(|e| e.to_string())?;
+    let admin = crate::demo::with_free_port(admin).map_err(|e| e.to_string())?;
     let (handle, users) = crate::demo::start(listen, admin, dir).map_err(|e| e.to_string())?;
     let url = format!("http://{}/", handle.proxy_addr);
     let admin_url = handle

@@ -226,7 +226,7 @@ pub fn start(
 ) -> Result<(crate::GatewayHandle, Vec<DemoUser>), AppError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| AppError::Startup(format!("{}: {e}", dir.display())))?;
-    let site = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let site = with_free_port(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let settings = demo_settings(listen, admin, site, dir)?;
     let app = App::build(settings, Arc::new(SystemClock))?;
     let users = ensure_demo_users(&app)?;
@@ -235,10 +235,12 @@ pub fn start(
     Ok((handle, users))
 }
 
-/// A loopback port that is free right now (for `--listen 127.0.0.1:0`).
-pub fn free_port() -> Result<u16, AppError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// `addr` itself, or with port 0 replaced by a port that is free right now.
+pub fn with_free_port(addr: SocketAddr) -> Result<SocketAddr, AppError> {
+    if addr.port() != 0 {
+        return Ok(addr);
+    }
+    std::net::TcpListener::bind(addr)
         .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| AppError::Startup(format!("no free port: {e}")))
+        .map_err(|e| AppError::Startup(format!("no free port on {addr}: {e}")))
 }
