@@ -148,10 +148,6 @@ impl AccountStore {
             .map_err(|e| AuthError::Database(format!("migration failed: {e}")))
     }
 
-    pub fn kind(&self) -> &DatabaseKind {
-        &self.kind
-    }
-
     pub async fn ping(&self) -> Result<(), AuthError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

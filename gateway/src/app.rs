@@ -51,10 +51,6 @@ impl IoRuntime {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
         self.0.as_ref().map(|rt| rt.block_on(f))
     }
-
-    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
-        self.0.as_ref().map(|rt| rt.handle().clone())
-    }
 }
 
 impl Drop for IoRuntime {

@@ -186,6 +186,15 @@ impl SekishoProxy {
     }
 }
 
+fn facts(head: &RequestHeader, client_ip: IpAddr) -> RequestFacts<'_> {
+    RequestFacts {
+        host: host_of(head),
+        path: head.uri.path(),
+        method: head.method.as_str(),
+        client_ip,
+    }
+}
+
 fn route_of(action: Action) -> Route {
     match action {
         Action::Bypass => Route::Bypass,
@@ -247,13 +256,7 @@ impl ProxyHttp for SekishoProxy {
         }
 
         let head = session.req_header();
-        let facts = RequestFacts {
-            host: host_of(head),
-            path: head.uri.path(),
-            method: head.method.as_str(),
-            client_ip: ctx.client_ip,
-        };
-        let first = app.policy.evaluate(&facts, None);
+        let first = app.policy.evaluate(&facts(head, ctx.client_ip), None);
         ctx.route = route_of(first.action);
         if !first.needs_identity {
             match first.action {
@@ -287,13 +290,7 @@ impl ProxyHttp for SekishoProxy {
 
         // Rules that name users or groups can only be decided now.
         let (action, max_mfa_age) = if first.needs_identity {
-            let head = session.req_header();
-            let facts = RequestFacts {
-                host: host_of(head),
-                path: head.uri.path(),
-                method: head.method.as_str(),
-                client_ip: ctx.client_ip,
-            };
+            let facts = facts(session.req_header(), ctx.client_ip);
             let d = app.policy.evaluate(
                 &facts,
                 Some(&Subject {

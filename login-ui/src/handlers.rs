@@ -84,9 +84,7 @@ impl Req {
         ctx.error_response(kind, &self.headers, self.here(), &id)
             .into_response()
     }
-}
 
-impl Req {
     fn from_parts(ctx: &UiContext, parts: http::request::Parts) -> Self {
         let client = parts.extensions.get::<ClientInfo>().cloned();
         Self::new(ctx, parts.headers, parts.uri, client)

@@ -17,18 +17,6 @@ pub fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
-/// Waits until something accepts TCP connections on the port.
-pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 /// A private `redis-server`, killed on drop.
 pub struct RedisServer {
     pub port: u16,
