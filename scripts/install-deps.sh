@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Sekisho needs, when it is missing, on Debian/Ubuntu:
 # cmake and a C toolchain (Pingora), pkg-config and OpenSSL headers, redis-server, and
-# PostgreSQL (started, with trust auth on 127.0.0.1:5432 for the throw-away test databases).
+# PostgreSQL (started, with trust auth on 127.0.0.1:5432 for the throw-away test databases),
+# oathtool (an independent TOTP implementation the MFA tests check against), and Chromium
+# with ChromeDriver and CJK fonts for the browser journeys.
 set -euo pipefail
 
 SUDO=""
@@ -18,6 +20,11 @@ command -v psql >/dev/null || need+=(postgresql-client)
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then
   need+=(postgresql)
 fi
+
+command -v oathtool >/dev/null || need+=(oathtool)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}"
@@ -45,4 +52,4 @@ if ! psql "$pg_url" -tAc 'select 1' >/dev/null 2>&1; then
   done
   psql "$pg_url" -tAc 'select 1' >/dev/null || { echo "install-deps: PostgreSQL is not reachable at $pg_url" >&2; exit 1; }
 fi
-echo "install-deps: ready (cmake, redis-server, PostgreSQL)"
+echo "install-deps: ready (cmake, redis-server, PostgreSQL, oathtool, chromium, chromedriver)"
