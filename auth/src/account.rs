@@ -148,6 +148,16 @@ impl AccountStore {
             .map_err(|e| AuthError::Database(format!("migration failed: {e}")))
     }
 
+    /// The second factors kept beside the accounts, in the same database.
+    pub fn factors(&self) -> crate::factors::FactorStore {
+        crate::factors::FactorStore::new(self.pool.clone())
+    }
+
+    /// The sign-in and MFA event log, in the same database.
+    pub fn events(&self) -> crate::events::EventLog {
+        crate::events::EventLog::new(self.pool.clone())
+    }
+
     pub async fn ping(&self) -> Result<(), AuthError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

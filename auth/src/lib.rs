@@ -10,13 +10,24 @@
 
 pub mod account;
 pub mod clock;
+pub mod counters;
 pub mod error;
+pub mod events;
+pub mod factors;
+pub mod mfa_service;
 pub mod password;
 pub mod session;
 mod token;
 
 pub use account::{AccountStore, Email, NewUser, User};
+pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
+pub use mfa_service::{
+    BackupOutcome, CodeChannel, CodeOutcome, IssueOutcome, MfaService, RotationReport, TotpEnrollment,
+    TotpOutcome,
+};
+pub use events::{AuthEvent, EventKind, EventLog, Reason};
+pub use factors::{Enrollment, FactorStore, MfaMethod, SealedTotp, TrustedDevice};
 pub use error::{AuthError, StoreError};
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
 pub use session::{

@@ -7,6 +7,7 @@
 //! by themselves (TTL) so nothing lingers.
 use crate::clock::{Clock, UnixTime};
 use crate::error::StoreError;
+use crate::factors::MfaMethod;
 use crate::token::random_token;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod memory;
-mod redis_store;
+pub(crate) mod redis_store;
 
 pub use memory::MemorySessionStore;
 pub use redis_store::RedisSessionStore;
@@ -112,6 +113,9 @@ impl fmt::Debug for SessionKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthLevel {
+    /// The password was right but the second factor is still owed: the session only
+    /// reaches the challenge pages and sign-out.
+    Partial,
     Password,
     Mfa,
 }
@@ -126,6 +130,9 @@ pub struct Session {
     pub groups: Vec<String>,
     pub level: AuthLevel,
     pub mfa_at: Option<UnixTime>,
+    /// How the last second factor was proven (rules may accept only some).
+    #[serde(default)]
+    pub mfa_method: Option<MfaMethod>,
     pub created_at: UnixTime,
     pub last_seen: UnixTime,
     pub ip: Option<String>,
@@ -144,6 +151,7 @@ impl fmt::Debug for Session {
             .field("groups", &self.groups)
             .field("level", &self.level)
             .field("mfa_at", &self.mfa_at)
+            .field("mfa_method", &self.mfa_method)
             .field("created_at", &self.created_at)
             .field("last_seen", &self.last_seen)
             .field("ip", &self.ip)
@@ -291,6 +299,18 @@ impl SessionService {
         ip: Option<String>,
         user_agent: Option<&str>,
     ) -> Result<(SessionId, Session), StoreError> {
+        self.start_with(who, level, None, ip, user_agent).await
+    }
+
+    /// [`Self::start`] for a session whose second factor is already proven (`method`).
+    pub async fn start_with(
+        &self,
+        who: SessionSubject<'_>,
+        level: AuthLevel,
+        mfa_method: Option<MfaMethod>,
+        ip: Option<String>,
+        user_agent: Option<&str>,
+    ) -> Result<(SessionId, Session), StoreError> {
         let now = self.clock.now();
         let id = SessionId::generate();
         let session = Session {
@@ -300,6 +320,7 @@ impl SessionService {
             groups: who.groups.to_vec(),
             level,
             mfa_at: (level == AuthLevel::Mfa).then_some(now),
+            mfa_method: mfa_method.filter(|_| level == AuthLevel::Mfa),
             created_at: now,
             last_seen: now,
             ip,
@@ -311,6 +332,29 @@ impl SessionService {
         self.store
             .insert(&id.key(), &session, session.expires_at(&self.timeouts))
             .await?;
+        Ok((id, session))
+    }
+
+    /// Records a completed second factor under a NEW session id (against fixation) and
+    /// ends the old one. The absolute lifetime still counts from the first sign-in.
+    pub async fn elevate(
+        &self,
+        old_key: &SessionKey,
+        old: &Session,
+        method: MfaMethod,
+    ) -> Result<(SessionId, Session), StoreError> {
+        let now = self.clock.now();
+        let id = SessionId::generate();
+        let mut session = old.clone();
+        session.level = AuthLevel::Mfa;
+        session.mfa_at = Some(now);
+        session.mfa_method = Some(method);
+        session.last_seen = now;
+        session.csrf_secret = random_token(32);
+        self.store
+            .insert(&id.key(), &session, session.expires_at(&self.timeouts))
+            .await?;
+        self.store.remove(old_key, &old.user_id).await?;
         Ok((id, session))
     }
 

@@ -24,6 +24,7 @@ fn rule(index: usize, action: Action) -> RuleSettings {
         action,
         max_mfa_age: None,
         trusted_device: true,
+        mfa_methods: sekisho_config::FactorSet::ALL,
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod error;
 mod load;
+mod mfa;
 mod model;
 pub mod schema;
 mod secret;
@@ -14,6 +15,7 @@ mod values;
 
 pub use error::ConfigError;
 pub use load::{load_file, load_str, Env, ProcessEnv};
+pub use mfa::{MfaAtLogin, MfaSettings};
 pub use model::*;
 pub use secret::{redact_url, SecretBytes, SecretString};
-pub use values::{Action, HttpMethod, Lang};
+pub use values::{Action, Factor, FactorSet, HttpMethod, Lang};

@@ -1,6 +1,7 @@
 //! File → schema → validated [`Settings`], with environment overrides for secrets.
 use crate::error::ConfigError;
 use crate::model::*;
+use crate::values::FactorSet;
 use crate::schema::{FileConfig, RuleSection, SiteSection};
 use crate::secret::{SecretBytes, SecretString};
 use crate::values::Action;
@@ -59,15 +60,15 @@ fn parse(text: &str, source: &str) -> Result<FileConfig, ConfigError> {
     })
 }
 
-struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     source: &'a str,
     env: &'a dyn Env,
 }
 
-type R<T> = Result<T, ConfigError>;
+pub(crate) type R<T> = Result<T, ConfigError>;
 
 impl Validator<'_> {
-    fn err(&self, key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+    pub(crate) fn err(&self, key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
         ConfigError::new(self.source, key, msg)
     }
 
@@ -108,6 +109,21 @@ impl Validator<'_> {
             .map(|(i, r)| self.rule(i, r))
             .collect::<R<Vec<_>>>()?;
         let secret_key = self.secret_key(f.secrets.key_file.as_deref())?;
+        let mfa = self.mfa(f.mfa, &ui)?;
+        let encryption_key = self.key_material(
+            "SEKISHO_ENCRYPTION_KEY",
+            "secrets.encryption_key_file",
+            f.secrets.encryption_key_file.as_deref(),
+        )?;
+        let previous_encryption_keys = f
+            .secrets
+            .previous_encryption_key_files
+            .iter()
+            .enumerate()
+            .map(|(i, path)| {
+                self.key_file(&format!("secrets.previous_encryption_key_files[{i}]"), path)
+            })
+            .collect::<R<Vec<_>>>()?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -125,6 +141,9 @@ impl Validator<'_> {
                 rules,
             },
             secret_key,
+            mfa,
+            encryption_key,
+            previous_encryption_keys,
         })
     }
 
@@ -397,6 +416,12 @@ impl Validator<'_> {
                 ));
             }
         }
+        if !r.mfa_methods.is_empty() && r.action != Action::TwoFactor {
+            return Err(self.err(
+                format!("rules[{i}].mfa_methods"),
+                "only applies to action = \"two_factor\"",
+            ));
+        }
         if let Some(age) = r.max_mfa_age {
             if r.action != Action::TwoFactor {
                 return Err(self.err(
@@ -423,6 +448,11 @@ impl Validator<'_> {
             action: r.action,
             max_mfa_age: r.max_mfa_age.map(|d| d.0),
             trusted_device: r.trusted_device.unwrap_or(true),
+            mfa_methods: if r.mfa_methods.is_empty() {
+                FactorSet::ALL
+            } else {
+                FactorSet::of(&r.mfa_methods)
+            },
         })
     }
 
@@ -443,24 +473,26 @@ impl Validator<'_> {
     }
 
     fn secret_key(&self, key_file: Option<&str>) -> R<Option<SecretBytes>> {
-        let (raw, key) = match self.env_secret("SEKISHO_SECRET_KEY")? {
-            Some(v) => (v, "SEKISHO_SECRET_KEY".to_string()),
-            None => match key_file {
-                Some(path) => (
-                    std::fs::read_to_string(path)
-                        .map_err(|e| {
-                            self.err("secrets.key_file", format!("cannot read `{path}`: {e}"))
-                        })?
-                        .trim()
-                        .to_string(),
-                    "secrets.key_file".to_string(),
-                ),
-                None => return Ok(None),
-            },
-        };
+        self.key_material("SEKISHO_SECRET_KEY", "secrets.key_file", key_file)
+    }
+
+    /// A key from `ENV` / `ENV_FILE`, else from the configured file.
+    fn key_material(&self, env: &str, file_key: &str, file: Option<&str>) -> R<Option<SecretBytes>> {
+        match self.env_secret(env)? {
+            Some(raw) => self.parse_key(env, raw).map(Some),
+            None => file.map(|path| self.key_file(file_key, path)).transpose(),
+        }
+    }
+
+    fn key_file(&self, key: &str, path: &str) -> R<SecretBytes> {
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| self.err(key, format!("cannot read `{path}`: {e}")))?;
+        self.parse_key(key, raw.trim().to_string())
+    }
+
+    fn parse_key(&self, key: &str, raw: String) -> R<SecretBytes> {
         let bytes = decode_hex(&raw).unwrap_or_else(|| raw.into_bytes());
         SecretBytes::new(bytes)
-            .map(Some)
             .ok_or_else(|| self.err(key, "the key must be at least 32 bytes (or 64 hex digits)"))
     }
 }

@@ -1,7 +1,7 @@
 //! The validated settings. Everything here has been checked: addresses parse, durations
 //! are consistent, names are legal. Other crates take these types, never the schema.
 use crate::secret::{SecretBytes, SecretString};
-use crate::values::{Action, HttpMethod, Lang};
+use crate::values::{Action, FactorSet, HttpMethod, Lang};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,6 +25,11 @@ pub struct Settings {
     pub policy: PolicySettings,
     /// Server key for CSRF tokens and other MACs. `None` means a random per-process key.
     pub secret_key: Option<SecretBytes>,
+    pub mfa: crate::mfa::MfaSettings,
+    /// Seals TOTP secrets. `None`: the gateway keeps a key file beside a SQLite
+    /// database, and refuses to start on PostgreSQL.
+    pub encryption_key: Option<SecretBytes>,
+    pub previous_encryption_keys: Vec<SecretBytes>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,4 +188,6 @@ pub struct RuleSettings {
     pub action: Action,
     pub max_mfa_age: Option<Duration>,
     pub trusted_device: bool,
+    /// Factors accepted by a `two_factor` rule.
+    pub mfa_methods: FactorSet,
 }

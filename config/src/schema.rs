@@ -1,6 +1,6 @@
 //! The TOML file as written by operators. Every table rejects unknown keys; defaults
 //! live here so that an empty file is a valid (if useless) configuration.
-use crate::values::{Action, HttpMethod, HumanDuration, Lang};
+use crate::values::{Action, Factor, HttpMethod, HumanDuration, Lang};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub policy: PolicySection,
     #[serde(default)]
     pub rules: Vec<RuleSection>,
+    #[serde(default)]
+    pub mfa: crate::mfa::MfaSection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,6 +363,13 @@ pub struct SecretsSection {
     /// variables `SEKISHO_SECRET_KEY` / `SEKISHO_SECRET_KEY_FILE` take precedence.
     #[serde(default)]
     pub key_file: Option<String>,
+    /// File holding the key that seals TOTP secrets at rest (≥ 32 bytes). The
+    /// environment variables `SEKISHO_ENCRYPTION_KEY` / `_FILE` take precedence.
+    #[serde(default)]
+    pub encryption_key_file: Option<String>,
+    /// Older encryption keys, still accepted for reading until `sekisho keys rotate`.
+    #[serde(default)]
+    pub previous_encryption_key_files: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -417,4 +426,7 @@ pub struct RuleSection {
     /// May a remembered browser skip MFA here.
     #[serde(default)]
     pub trusted_device: Option<bool>,
+    /// Second factors accepted here (default: any the user has).
+    #[serde(default)]
+    pub mfa_methods: Vec<Factor>,
 }

@@ -138,3 +138,69 @@ impl<'de> Deserialize<'de> for HumanDuration {
             })
     }
 }
+
+/// A second factor a rule can ask for (`mfa_methods = ["totp", "backup_code"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Totp,
+    Email,
+    Sms,
+    BackupCode,
+}
+
+impl Factor {
+    pub const ALL: [Factor; 4] = [Factor::Totp, Factor::Email, Factor::Sms, Factor::BackupCode];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::Email => "email",
+            Factor::Sms => "sms",
+            Factor::BackupCode => "backup_code",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A small set of factors, copied around freely on the hot path.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FactorSet(u8);
+
+impl FactorSet {
+    pub const ALL: FactorSet = FactorSet(0b1111);
+
+    pub fn of(factors: &[Factor]) -> Self {
+        Self(factors.iter().fold(0, |acc, f| acc | f.bit()))
+    }
+    pub fn contains(self, f: Factor) -> bool {
+        self.0 & f.bit() != 0
+    }
+    pub fn is_all(self) -> bool {
+        self == Self::ALL
+    }
+    pub fn iter(self) -> impl Iterator<Item = Factor> {
+        Factor::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+    /// `totp,backup_code`: for URLs and messages.
+    pub fn to_list(self) -> String {
+        self.iter().map(Factor::as_str).collect::<Vec<_>>().join(",")
+    }
+    /// Parses `to_list` output, ignoring unknown names.
+    pub fn from_list(s: &str) -> Self {
+        let names: Vec<Factor> = s
+            .split(',')
+            .filter_map(|n| Factor::ALL.into_iter().find(|f| f.as_str() == n.trim()))
+            .collect();
+        Self::of(&names)
+    }
+}
+
+impl std::fmt::Debug for FactorSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FactorSet[{}]", self.to_list())
+    }
+}

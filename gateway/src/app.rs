@@ -7,11 +7,14 @@
 use crate::identity::IdentityHeaders;
 use crate::upstream::Upstreams;
 use ipnet::IpNet;
+use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
-    AccountStore, Clock, MemorySessionStore, PasswordHasher, RedisSessionStore, SessionService,
-    SessionStore, SessionTimeouts,
+    AccountStore, Clock, CounterStore, MemoryCounterStore, MemorySessionStore, MfaService,
+    PasswordHasher, RedisCounterStore, RedisSessionStore, SessionService, SessionStore,
+    SessionTimeouts,
 };
-use sekisho_config::{SessionStoreKind, Settings};
+use sekisho_config::{DatabaseKind, SecretBytes, SessionStoreKind, Settings};
+use sekisho_notify::Notifier;
 use sekisho_login_ui::{UiConfig, UiContext};
 use sekisho_policy::Policy;
 use std::fmt;
@@ -71,7 +74,9 @@ pub struct App {
     pub identity: IdentityHeaders,
     pub trusted_proxies: Vec<IpNet>,
     /// Sekisho's own cookies, never forwarded upstream.
-    pub own_cookies: [String; 2],
+    pub own_cookies: [String; 3],
+    pub mfa: Arc<MfaService>,
+    pub notifier: Notifier,
     /// Scheme browsers use to reach the proxy listener.
     pub scheme: &'static str,
     pub io: IoRuntime,
@@ -109,9 +114,18 @@ impl App {
                 .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
             ),
         };
+        let counters: Arc<dyn CounterStore> = match &settings.session.store {
+            SessionStoreKind::Memory { capacity } => {
+                Arc::new(MemoryCounterStore::new(*capacity, clock.clone()))
+            }
+            SessionStoreKind::Redis { url } => Arc::new(
+                RedisCounterStore::new(url.expose(), &settings.session.key_prefix)
+                    .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
+            ),
+        };
         let sessions = Arc::new(SessionService::new(
             store,
-            clock,
+            clock.clone(),
             SessionTimeouts::from_settings(&settings.session),
         ));
         let accounts = io
@@ -132,10 +146,25 @@ impl App {
                 k
             }
         };
+        let keyring = Keyring::new(&encryption_key(&settings)?, &settings.previous_encryption_keys);
+        let otp_key = SecretBytes::new(derive(&key, b"sekisho/one-time-code-mac/v1"))
+            .ok_or_else(|| AppError::Startup("key derivation failed".into()))?;
+        let mfa = Arc::new(MfaService::new(
+            accounts.factors(),
+            accounts.events(),
+            counters,
+            keyring,
+            otp_key,
+            clock,
+            settings.mfa.clone(),
+        ));
+        let notifier = Notifier::new(&settings.email, &settings.sms, &settings.ui.title)
+            .map_err(|e| AppError::Config(format!("notifications: {e}")))?;
         let ui_config = UiConfig::from_settings(&settings);
         let own_cookies = [
             ui_config.session_cookie.clone(),
             ui_config.csrf_cookie.clone(),
+            ui_config.device_cookie.clone(),
         ];
         let scheme = ui_config.scheme;
         let ui = Arc::new(UiContext::new(
@@ -143,6 +172,8 @@ impl App {
             accounts,
             Arc::clone(&sessions),
             hasher,
+            Arc::clone(&mfa),
+            notifier.clone(),
             &key,
         ));
         let router = sekisho_login_ui::router(Arc::clone(&ui));
@@ -156,8 +187,53 @@ impl App {
             upstreams,
             identity,
             own_cookies,
+            mfa,
+            notifier,
             scheme,
             io,
         }))
     }
+}
+
+/// HMAC-SHA256(key, label): a separate key per purpose from the one server key.
+fn derive(key: &[u8], label: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    match <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(label);
+            mac.finalize().into_bytes().to_vec()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The key sealing TOTP secrets: configured, or (SQLite only) a key file kept beside
+/// the database and created on first start, so a single instance needs no setup.
+fn encryption_key(settings: &Settings) -> Result<SecretBytes, AppError> {
+    if let Some(k) = &settings.encryption_key {
+        return Ok(k.clone());
+    }
+    if settings.database.kind != DatabaseKind::Sqlite {
+        return Err(AppError::Config(
+            "set SEKISHO_ENCRYPTION_KEY (or secrets.encryption_key_file): every instance sharing \
+             the PostgreSQL database needs the same key to read TOTP secrets"
+                .into(),
+        ));
+    }
+    let url = settings.database.url.expose();
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    if path.is_empty() || path.contains(":memory:") {
+        let mut k = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+        return SecretBytes::new(k).ok_or_else(|| AppError::Startup("random key".into()));
+    }
+    let file = std::path::Path::new(path).with_extension("key");
+    crate::keyfile::load_or_create(&file).map_err(|e| {
+        AppError::Startup(format!("encryption key file {}: {e}", file.display()))
+    })
 }

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod demo;
 pub mod identity;
+pub mod keyfile;
 pub mod metrics;
 pub mod proxy;
 pub mod server;

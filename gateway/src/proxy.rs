@@ -14,8 +14,8 @@ use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use sekisho_auth::{AuthLevel, Session as UserSession, SessionKey};
-use sekisho_config::Action;
+use sekisho_auth::{AuthLevel, MfaMethod, Session as UserSession, SessionKey};
+use sekisho_config::{Action, Factor, FactorSet};
 use sekisho_login_ui::{cookies, ClientInfo, ErrorKind};
 use sekisho_policy::{RequestFacts, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -133,6 +133,20 @@ impl SekishoProxy {
 
     /// No session: browsers go to sign-in with `rd`, API clients get 401.
     async fn challenge(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        self.send_to_ui(session, ctx, "login", None, "unauthorized")
+            .await
+    }
+
+    /// Browsers go to a hosted page (`login`, `mfa`) with `rd` set to this URL; API
+    /// clients get a 401 naming what is missing.
+    async fn send_to_ui(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        page: &str,
+        methods: Option<FactorSet>,
+        error: &str,
+    ) -> Result<bool> {
         let head = session.req_header();
         let resp = if is_navigation(head) {
             let original = format!(
@@ -149,7 +163,14 @@ impl SekishoProxy {
                 .status(302)
                 .header(
                     http::header::LOCATION,
-                    format!("{}login?rd={rd}", self.app.settings.ui.prefix),
+                    match methods.filter(|m| !m.is_all()) {
+                        Some(m) => format!(
+                            "{}{page}?rd={rd}&methods={}",
+                            self.app.settings.ui.prefix,
+                            m.to_list()
+                        ),
+                        None => format!("{}{page}?rd={rd}", self.app.settings.ui.prefix),
+                    },
                 )
                 .header(http::header::CACHE_CONTROL, "no-store")
                 .body(Bytes::new())
@@ -160,7 +181,7 @@ impl SekishoProxy {
                 .header(http::header::CACHE_CONTROL, "no-store")
                 .header(http::header::WWW_AUTHENTICATE, "Sekisho")
                 .body(Bytes::from(format!(
-                    "{{\"error\":\"unauthorized\",\"login\":\"{}login\"}}",
+                    "{{\"error\":\"{error}\",\"login\":\"{}{page}\"}}",
                     self.app.settings.ui.prefix
                 )))
         };
@@ -173,15 +194,44 @@ impl SekishoProxy {
         }
     }
 
-    /// Does an MFA session satisfy a `two_factor` rule (with its `max_mfa_age`)?
-    fn mfa_fresh(&self, user: &UserSession, max_age: Option<std::time::Duration>) -> bool {
+    /// Does the session satisfy a `two_factor` rule: MFA done, recent enough for
+    /// `max_mfa_age`, with a factor the rule accepts (a trusted browser only where the
+    /// rule allows it)?
+    fn mfa_satisfies(&self, user: &UserSession, rule: &TwoFactorNeeds) -> bool {
         if user.level != AuthLevel::Mfa {
             return false;
         }
-        match (max_age, user.mfa_at) {
+        let fresh = match (rule.max_mfa_age, user.mfa_at) {
             (None, _) => true,
             (Some(age), Some(at)) => self.app.sessions.clock().now() - at <= age.as_secs() as i64,
             (Some(_), None) => false,
+        };
+        let method_ok = match user.mfa_method {
+            Some(MfaMethod::TrustedDevice) => rule.trusted_device,
+            Some(MfaMethod::Totp) => rule.methods.contains(Factor::Totp),
+            Some(MfaMethod::Email) => rule.methods.contains(Factor::Email),
+            Some(MfaMethod::Sms) => rule.methods.contains(Factor::Sms),
+            Some(MfaMethod::BackupCode) => rule.methods.contains(Factor::BackupCode),
+            // Sessions from before the method was recorded: only rules that take any.
+            None => rule.methods.is_all(),
+        };
+        fresh && method_ok
+    }
+}
+
+/// What a `two_factor` rule asks of the session.
+struct TwoFactorNeeds {
+    max_mfa_age: Option<std::time::Duration>,
+    trusted_device: bool,
+    methods: FactorSet,
+}
+
+impl TwoFactorNeeds {
+    fn of(d: &sekisho_policy::Decision<'_>) -> Self {
+        Self {
+            max_mfa_age: d.max_mfa_age,
+            trusted_device: d.trusted_device,
+            methods: d.mfa_methods,
         }
     }
 }
@@ -287,9 +337,15 @@ impl ProxyHttp for SekishoProxy {
         let Some(user) = user else {
             return self.challenge(session, ctx).await;
         };
+        if user.level == AuthLevel::Partial {
+            // Password done, second factor owed: finish the challenge first.
+            return self
+                .send_to_ui(session, ctx, "mfa", None, "mfa_required")
+                .await;
+        }
 
         // Rules that name users or groups can only be decided now.
-        let (action, max_mfa_age) = if first.needs_identity {
+        let (action, needs) = if first.needs_identity {
             let facts = facts(session.req_header(), ctx.client_ip);
             let d = app.policy.evaluate(
                 &facts,
@@ -298,9 +354,9 @@ impl ProxyHttp for SekishoProxy {
                     groups: &user.groups,
                 }),
             );
-            (d.action, d.max_mfa_age)
+            (d.action, TwoFactorNeeds::of(&d))
         } else {
-            (first.action, first.max_mfa_age)
+            (first.action, TwoFactorNeeds::of(&first))
         };
         ctx.route = route_of(action);
         match action {
@@ -309,10 +365,10 @@ impl ProxyHttp for SekishoProxy {
                     .answer(session, ctx, Route::Deny, ErrorKind::Forbidden)
                     .await
             }
-            Action::TwoFactor if !self.mfa_fresh(&user, max_mfa_age) => {
-                // MFA factors are not available yet: never let a password session through.
+            Action::TwoFactor if !self.mfa_satisfies(&user, &needs) => {
+                // Step up (or enrol): the challenge page comes back here afterwards.
                 return self
-                    .answer(session, ctx, Route::TwoFactor, ErrorKind::MfaRequired)
+                    .send_to_ui(session, ctx, "mfa", Some(needs.methods), "mfa_required")
                     .await;
             }
             Action::Bypass | Action::OneFactor | Action::TwoFactor => {}
@@ -344,7 +400,11 @@ impl ProxyHttp for SekishoProxy {
     ) -> Result<()> {
         let app = &self.app;
         app.identity.strip(req);
-        let own = [app.own_cookies[0].as_str(), app.own_cookies[1].as_str()];
+        let own = [
+            app.own_cookies[0].as_str(),
+            app.own_cookies[1].as_str(),
+            app.own_cookies[2].as_str(),
+        ];
         match cookies::without(&req.headers, &own) {
             Some(rest) if rest.is_empty() => {
                 req.remove_header(&http::header::COOKIE);

@@ -13,19 +13,20 @@ use bytes::Bytes;
 use cookie::{Cookie, SameSite};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use sekisho_auth::session::SessionSubject;
-use sekisho_auth::{AuthError, AuthLevel, Email, PasswordInput, Session, SessionKey};
+use sekisho_auth::{
+    AuthError, AuthEvent, AuthLevel, Email, EventKind, PasswordInput, Reason, Session, SessionKey,
+};
 use sekisho_config::Lang;
 use std::sync::Arc;
 
-type Ctx = State<Arc<UiContext>>;
+pub(crate) type Ctx = State<Arc<UiContext>>;
 
 /// What every handler needs to know about the request.
-struct Req {
-    headers: HeaderMap,
-    uri: Uri,
-    client: Option<ClientInfo>,
-    lang: Lang,
+pub(crate) struct Req {
+    pub(crate) headers: HeaderMap,
+    pub(crate) uri: Uri,
+    pub(crate) client: Option<ClientInfo>,
+    pub(crate) lang: Lang,
 }
 
 impl Req {
@@ -39,11 +40,11 @@ impl Req {
         }
     }
 
-    fn here(&self) -> &str {
+    pub(crate) fn here(&self) -> &str {
         self.uri.path_and_query().map_or("/", |pq| pq.as_str())
     }
 
-    fn chrome(&self, ctx: &UiContext) -> PageChrome {
+    pub(crate) fn chrome(&self, ctx: &UiContext) -> PageChrome {
         PageChrome::new(
             self.lang,
             &ctx.config.product,
@@ -52,17 +53,17 @@ impl Req {
         )
     }
 
-    fn request_id(&self) -> String {
+    pub(crate) fn request_id(&self) -> String {
         self.client
             .as_ref()
             .map_or_else(|| sekisho_auth::random_token(9), |c| c.request_id.clone())
     }
 
-    fn scheme<'a>(&'a self, ctx: &'a UiContext) -> &'a str {
+    pub(crate) fn scheme<'a>(&'a self, ctx: &'a UiContext) -> &'a str {
         self.client.as_ref().map_or(ctx.config.scheme, |c| c.scheme)
     }
 
-    fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         self.headers
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -70,29 +71,29 @@ impl Req {
             .unwrap_or("")
     }
 
-    fn query(&self) -> Result<Form, ()> {
+    pub(crate) fn query(&self) -> Result<Form, ()> {
         Form::parse(self.uri.query().unwrap_or("").as_bytes()).map_err(|_| ())
     }
 
-    fn session_key(&self, ctx: &UiContext) -> Option<SessionKey> {
+    pub(crate) fn session_key(&self, ctx: &UiContext) -> Option<SessionKey> {
         crate::cookies::find(&self.headers, &ctx.config.session_cookie)
             .and_then(SessionKey::from_cookie)
     }
 
-    fn error(&self, ctx: &UiContext, kind: ErrorKind) -> Response {
+    pub(crate) fn error(&self, ctx: &UiContext, kind: ErrorKind) -> Response {
         let id = self.request_id();
         ctx.error_response(kind, &self.headers, self.here(), &id)
             .into_response()
     }
 
-    fn from_parts(ctx: &UiContext, parts: http::request::Parts) -> Self {
+    pub(crate) fn from_parts(ctx: &UiContext, parts: http::request::Parts) -> Self {
         let client = parts.extensions.get::<ClientInfo>().cloned();
         Self::new(ctx, parts.headers, parts.uri, client)
     }
 }
 
 /// Splits a request and reads its body within the configured cap.
-async fn read(ctx: &UiContext, req: Request) -> Result<(Req, Bytes), Response> {
+pub(crate) async fn read(ctx: &UiContext, req: Request) -> Result<(Req, Bytes), Response> {
     let (parts, body) = req.into_parts();
     let r = Req::from_parts(ctx, parts);
     match axum::body::to_bytes(body, ctx.config.max_body_bytes).await {
@@ -101,7 +102,7 @@ async fn read(ctx: &UiContext, req: Request) -> Result<(Req, Bytes), Response> {
     }
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         CONTENT_TYPE,
@@ -110,7 +111,7 @@ fn html(status: StatusCode, body: String) -> Response {
     resp
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         resp.headers_mut().insert(LOCATION, v);
@@ -118,13 +119,13 @@ fn see_other(location: &str) -> Response {
     resp
 }
 
-fn add_cookie(resp: &mut Response, cookie: &Cookie<'_>) {
+pub(crate) fn add_cookie(resp: &mut Response, cookie: &Cookie<'_>) {
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         resp.headers_mut().append(SET_COOKIE, v);
     }
 }
 
-fn base_cookie<'c>(ctx: &UiContext, name: &str, value: String) -> Cookie<'c> {
+pub(crate) fn base_cookie<'c>(ctx: &UiContext, name: &str, value: String) -> Cookie<'c> {
     let mut c = Cookie::build((name.to_string(), value))
         .http_only(true)
         .secure(ctx.config.cookie_secure)
@@ -138,7 +139,7 @@ fn base_cookie<'c>(ctx: &UiContext, name: &str, value: String) -> Cookie<'c> {
 }
 
 /// The CSRF nonce from the cookie, or a new one to set.
-fn csrf_nonce(ctx: &UiContext, r: &Req) -> (String, Option<Cookie<'static>>) {
+pub(crate) fn csrf_nonce(ctx: &UiContext, r: &Req) -> (String, Option<Cookie<'static>>) {
     match crate::cookies::find(&r.headers, &ctx.config.csrf_cookie) {
         Some(n) if n.len() >= 20 && n.len() <= 64 => (n.to_string(), None),
         _ => {
@@ -150,7 +151,7 @@ fn csrf_nonce(ctx: &UiContext, r: &Req) -> (String, Option<Cookie<'static>>) {
 }
 
 /// Origin and CSRF token checks for a posted form.
-fn check_form(ctx: &UiContext, r: &Req, form: &Form) -> Result<(), ErrorKind> {
+pub(crate) fn check_form(ctx: &UiContext, r: &Req, form: &Form) -> Result<(), ErrorKind> {
     if !csrf::same_origin(&r.headers, r.scheme(ctx), r.host()) {
         return Err(ErrorKind::CrossSite);
     }
@@ -162,7 +163,7 @@ fn check_form(ctx: &UiContext, r: &Req, form: &Form) -> Result<(), ErrorKind> {
     }
 }
 
-async fn current_session(
+pub(crate) async fn current_session(
     ctx: &UiContext,
     r: &Req,
 ) -> Result<Option<(SessionKey, Arc<Session>)>, Response> {
@@ -178,7 +179,7 @@ async fn current_session(
     }
 }
 
-fn rd_or_default(ctx: &UiContext, rd: Option<&str>) -> String {
+pub(crate) fn rd_or_default(ctx: &UiContext, rd: Option<&str>) -> String {
     rd.and_then(|rd| safe_target(rd, &ctx.config.sites))
         .unwrap_or_else(|| ctx.config.default_redirect.clone())
 }
@@ -221,7 +222,7 @@ fn account_page(ctx: &UiContext, r: &Req, session: &Session, continue_to: &str) 
         email: &session.email,
         groups: session.groups.join(", "),
         level: match session.level {
-            AuthLevel::Password => t.level_password,
+            AuthLevel::Partial | AuthLevel::Password => t.level_password,
             AuthLevel::Mfa => t.level_mfa,
         },
         since,
@@ -242,6 +243,9 @@ pub async fn account(State(ctx): Ctx, req: Request) -> Response {
         Err(resp) => return resp,
     };
     match current_session(&ctx, &r).await {
+        Ok(Some((_, s))) if s.level == AuthLevel::Partial => {
+            see_other(&format!("{}mfa", ctx.config.prefix))
+        }
         Ok(Some((_, s))) => account_page(&ctx, &r, &s, &ctx.config.default_redirect),
         Ok(None) => see_other(&format!("{}login", ctx.config.prefix)),
         Err(resp) => resp,
@@ -265,6 +269,10 @@ pub async fn login_form(State(ctx): Ctx, req: Request) -> Response {
     let rd = rd_or_default(&ctx, query.get("rd"));
     match current_session(&ctx, &r).await {
         // Already signed in: no automatic redirect (that could loop), offer to continue.
+        Ok(Some((_, s))) if s.level == AuthLevel::Partial => {
+            let rd = percent_encoding::utf8_percent_encode(&rd, percent_encoding::NON_ALPHANUMERIC);
+            see_other(&format!("{}mfa?rd={rd}", ctx.config.prefix))
+        }
         Ok(Some((_, s))) => account_page(&ctx, &r, &s, &rd),
         Ok(None) => login_page(&ctx, &r, &rd, "", None, StatusCode::OK),
         Err(resp) => resp,
@@ -334,8 +342,23 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
     };
     let user = match (verified, user) {
         (true, Some(u)) => u,
-        _ => {
-            tracing::info!(request_id = %r.request_id(), reason = "invalid_password", "sign-in failed");
+        (_, found) => {
+            let reason = match &found {
+                None => Reason::UnknownUser,
+                Some(u) if u.disabled => Reason::AccountDisabled,
+                Some(_) => Reason::InvalidPassword,
+            };
+            let mut e = AuthEvent::new(ctx.mfa.now(), EventKind::Password, false, reason).client(
+                r.client.as_ref().map(|c| c.ip.to_string()).as_deref(),
+                r.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            );
+            if let Some(u) = &found {
+                e = e.user(&u.id, u.email.as_str());
+            } else {
+                e.email = Some(email_raw.chars().take(254).collect());
+            }
+            ctx.mfa.record(e).await;
+            tracing::info!(request_id = %r.request_id(), reason = %reason, "sign-in failed");
             return login_page(
                 &ctx,
                 &r,
@@ -346,49 +369,7 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
             );
         }
     };
-    // Rotate: whatever session this browser had ends now.
-    if let Some(old) = r.session_key(&ctx) {
-        if let Err(e) = ctx.sessions.end(&old).await {
-            tracing::warn!(error = %e, "could not end the previous session");
-        }
-    }
-    let ip = r.client.as_ref().map(|c| c.ip.to_string());
-    let ua = r
-        .headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let who = SessionSubject {
-        user_id: &user.id,
-        email: user.email.as_str(),
-        display_name: &user.display_name,
-        groups: &user.groups,
-        credential_version: user.credential_version,
-    };
-    let (id, _) = match ctx.sessions.start(who, AuthLevel::Password, ip, ua).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
-            return r.error(&ctx, ErrorKind::Unavailable);
-        }
-    };
-    if let Err(e) = ctx
-        .accounts
-        .record_sign_in(&user.id, ctx.sessions.clock().now())
-        .await
-    {
-        tracing::warn!(error = %e, "could not record the sign-in time");
-    }
-    tracing::info!(request_id = %r.request_id(), user = %user.id, "signed in");
-    let mut resp = see_other(&rd);
-    add_cookie(
-        &mut resp,
-        &base_cookie(
-            &ctx,
-            &ctx.config.session_cookie,
-            id.as_cookie_value().to_string(),
-        ),
-    );
-    resp
+    crate::challenge::finish_password(&ctx, &r, user, &rd).await
 }
 
 /// `GET {prefix}logout`: a confirmation form (sign-out is a POST, so links cannot do it).
@@ -464,6 +445,21 @@ pub async fn switch_language(State(ctx): Ctx, req: Request) -> Response {
     let mut c = base_cookie(&ctx, LANG_COOKIE, lang.code().to_string());
     c.set_max_age(cookie::time::Duration::days(365));
     add_cookie(&mut resp, &c);
+    resp
+}
+
+/// `GET {prefix}static/sekisho.js`: print and copy buttons (pages work without it).
+pub async fn script() -> Response {
+    let mut resp = include_str!("../static/sekisho.js").into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     resp
 }
 

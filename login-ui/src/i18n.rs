@@ -5,6 +5,9 @@
 use http::HeaderMap;
 use sekisho_config::Lang;
 
+mod mfa;
+pub use mfa::{fill, mfa_texts, MfaTexts};
+
 /// The cookie the language switcher sets.
 pub const LANG_COOKIE: &str = "sekisho_lang";
 

@@ -11,21 +11,28 @@
 pub mod cookies;
 pub mod csrf;
 pub mod form;
+mod challenge;
 mod handlers;
 pub mod i18n;
+mod mfa_views;
 pub mod pages;
 pub mod redirect;
+mod settings;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
-use sekisho_auth::{AccountStore, PasswordHasher, SessionService};
+use sekisho_auth::{AccountStore, MfaService, PasswordHasher, SessionService};
+use sekisho_notify::Notifier;
 use sekisho_config::{Lang, Settings, Site};
 use std::net::IpAddr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub use pages::ErrorKind;
+
+/// The trusted-browser cookie's base name.
+pub const DEVICE_COOKIE: &str = "sekisho_device";
 
 /// Per-request facts the gateway knows and the pages need.
 #[derive(Debug, Clone)]
@@ -50,6 +57,8 @@ pub struct UiConfig {
     /// Cookie names on the wire (with `__Host-` when secure).
     pub session_cookie: String,
     pub csrf_cookie: String,
+    /// The trusted-browser cookie.
+    pub device_cookie: String,
     pub cookie_secure: bool,
     pub cookie_domain: Option<String>,
     pub scheme: &'static str,
@@ -58,10 +67,12 @@ pub struct UiConfig {
 impl UiConfig {
     pub fn from_settings(s: &Settings) -> Self {
         let secure = s.cookie.is_secure(&s.server.listen, s.server.dev_mode);
-        let csrf_name = if secure && s.cookie.domain.is_none() {
-            format!("__Host-{}", csrf::CSRF_COOKIE)
-        } else {
-            csrf::CSRF_COOKIE.to_string()
+        let host_only = |name: &str| {
+            if secure && s.cookie.domain.is_none() {
+                format!("__Host-{name}")
+            } else {
+                name.to_string()
+            }
         };
         Self {
             prefix: s.ui.prefix.clone(),
@@ -71,7 +82,8 @@ impl UiConfig {
             max_body_bytes: s.ui.max_body_bytes,
             sites: s.sites.clone(),
             session_cookie: s.cookie.wire_name(secure),
-            csrf_cookie: csrf_name,
+            csrf_cookie: host_only(csrf::CSRF_COOKIE),
+            device_cookie: host_only(DEVICE_COOKIE),
             cookie_secure: secure,
             cookie_domain: s.cookie.domain.clone(),
             scheme: if secure { "https" } else { "http" },
@@ -85,6 +97,8 @@ pub struct UiContext {
     pub accounts: AccountStore,
     pub sessions: Arc<SessionService>,
     pub hasher: Arc<PasswordHasher>,
+    pub mfa: Arc<MfaService>,
+    pub notifier: Notifier,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
 }
@@ -103,6 +117,8 @@ impl UiContext {
         accounts: AccountStore,
         sessions: Arc<SessionService>,
         hasher: Arc<PasswordHasher>,
+        mfa: Arc<MfaService>,
+        notifier: Notifier,
         csrf_key: &[u8],
     ) -> Self {
         let targets: Vec<String> = config
@@ -119,6 +135,8 @@ impl UiContext {
             accounts,
             sessions,
             hasher,
+            mfa,
+            notifier,
             csrf_key: Zeroizing::new(csrf_key.to_vec()),
         }
     }
@@ -171,7 +189,28 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
             get(handlers::logout_form).post(handlers::logout_submit),
         )
         .route(&format!("{p}lang"), get(handlers::switch_language))
+        .route(&format!("{p}mfa"), get(challenge::challenge_form))
+        .route(&format!("{p}mfa/send"), post(challenge::send_code))
+        .route(&format!("{p}mfa/verify"), post(challenge::verify))
+        .route(&format!("{p}settings"), get(settings::overview))
+        .route(
+            &format!("{p}settings/totp"),
+            get(settings::totp_form).post(settings::totp_confirm),
+        )
+        .route(&format!("{p}settings/totp/remove"), post(settings::totp_remove))
+        .route(&format!("{p}settings/email"), get(settings::email_form))
+        .route(&format!("{p}settings/email/send"), post(settings::email_send))
+        .route(&format!("{p}settings/email/confirm"), post(settings::email_confirm))
+        .route(&format!("{p}settings/email/remove"), post(settings::email_remove))
+        .route(&format!("{p}settings/sms"), get(settings::sms_form))
+        .route(&format!("{p}settings/sms/send"), post(settings::sms_send))
+        .route(&format!("{p}settings/sms/confirm"), post(settings::sms_confirm))
+        .route(&format!("{p}settings/sms/remove"), post(settings::sms_remove))
+        .route(&format!("{p}settings/backup"), post(settings::backup_regenerate))
+        .route(&format!("{p}settings/devices/revoke"), post(settings::device_revoke))
+        .route(&format!("{p}settings/sessions/revoke"), post(settings::session_revoke))
         .route(&format!("{p}static/sekisho.css"), get(handlers::stylesheet))
+        .route(&format!("{p}static/sekisho.js"), get(handlers::script))
         .fallback(handlers::not_found)
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&ctx),

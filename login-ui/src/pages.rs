@@ -1,6 +1,6 @@
 //! Rendering: the askama templates, the page chrome they share, error pages and the
 //! security headers every hosted response carries.
-use crate::i18n::{other, texts, Texts};
+use crate::i18n::{mfa_texts, other, texts, MfaTexts, Texts};
 use askama::Template;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
@@ -10,6 +10,8 @@ use sekisho_config::Lang;
 pub struct PageChrome {
     pub lang: &'static str,
     pub t: &'static Texts,
+    /// Texts of the second-factor pages.
+    pub m: &'static MfaTexts,
     pub product: String,
     pub prefix: String,
     pub switch_href: String,
@@ -26,6 +28,7 @@ impl PageChrome {
         Self {
             lang: lang.code(),
             t: texts(lang),
+            m: mfa_texts(lang),
             product: product.to_string(),
             prefix: prefix.to_string(),
             switch_href: format!("{prefix}lang?to={}&back={back}", to.code()),
@@ -176,7 +179,7 @@ pub fn content_security_policy(form_targets: &[String]) -> HeaderValue {
         form_action.push_str(t);
     }
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
     );
     HeaderValue::from_str(&csp).unwrap_or_else(|_| {
         HeaderValue::from_static("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

@@ -6,7 +6,7 @@ use crate::net::{display_ip, ClientAddr};
 use crate::path::normalize_path;
 use crate::rule::{method_bit, CompiledRule};
 use crate::{Decision, Policy, RequestFacts, RuleInfo, Subject};
-use sekisho_config::Action;
+use sekisho_config::{Action, FactorSet};
 use std::fmt::{self, Display, Write as _};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -73,6 +73,7 @@ pub struct ExplainedDecision {
     pub needs_identity: bool,
     pub max_mfa_age: Option<Duration>,
     pub trusted_device: bool,
+    pub mfa_methods: FactorSet,
 }
 
 impl From<Decision<'_>> for ExplainedDecision {
@@ -83,6 +84,7 @@ impl From<Decision<'_>> for ExplainedDecision {
             needs_identity: d.needs_identity,
             max_mfa_age: d.max_mfa_age,
             trusted_device: d.trusted_device,
+            mfa_methods: d.mfa_methods,
         }
     }
 }
@@ -374,7 +376,12 @@ impl Display for Explanation {
             Some(age) => writeln!(f, "  max_mfa_age:     {}", human_duration(age))?,
             None => writeln!(f, "  max_mfa_age:     none")?,
         }
-        writeln!(f, "  trusted_device:  {}", yes_no(d.trusted_device))
+        writeln!(f, "  trusted_device:  {}", yes_no(d.trusted_device))?;
+        if d.mfa_methods.is_all() {
+            writeln!(f, "  mfa_methods:     any")
+        } else {
+            writeln!(f, "  mfa_methods:     {}", d.mfa_methods.to_list())
+        }
     }
 }
 

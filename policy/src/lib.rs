@@ -68,7 +68,7 @@ mod rule;
 #[cfg(test)]
 mod testutil;
 
-use sekisho_config::Action;
+use sekisho_config::{Action, FactorSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -135,6 +135,8 @@ pub struct Decision<'p> {
     pub max_mfa_age: Option<Duration>,
     /// May a remembered (trusted) browser skip the second factor here.
     pub trusted_device: bool,
+    /// Second factors accepted here.
+    pub mfa_methods: FactorSet,
 }
 
 /// A policy that cannot be compiled; `key` names the setting, e.g. `rules[2].paths[0]`.

@@ -6,7 +6,7 @@ use crate::net::ClientAddr;
 use crate::path::normalize_path;
 use crate::rule::{decide, method_bit, CompiledRule, Facts};
 use crate::{Decision, PolicyError, RequestFacts, Subject};
-use sekisho_config::{Action, PolicySettings};
+use sekisho_config::{Action, FactorSet, PolicySettings};
 
 /// Access rules compiled for evaluation. Immutable, `Send + Sync`; share it in an `Arc`
 /// and swap the `Arc` on reload.
@@ -99,6 +99,7 @@ impl Policy {
             needs_identity: false,
             max_mfa_age: None,
             trusted_device: true,
+            mfa_methods: FactorSet::ALL,
         }
     }
 }

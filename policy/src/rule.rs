@@ -4,7 +4,7 @@ use crate::net::{ClientAddr, Networks};
 use crate::pattern::PathPattern;
 use crate::{Decision, PolicyError, RuleInfo, Subject};
 use ipnet::IpNet;
-use sekisho_config::{Action, HttpMethod, RuleSettings};
+use sekisho_config::{Action, FactorSet, HttpMethod, RuleSettings};
 use std::time::Duration;
 
 /// Bit set for a rule without a `methods` list: every method, known or not.
@@ -69,6 +69,7 @@ pub(crate) struct CompiledRule {
     pub action: Action,
     pub max_mfa_age: Option<Duration>,
     pub trusted_device: bool,
+    pub mfa_methods: FactorSet,
 }
 
 impl CompiledRule {
@@ -131,6 +132,7 @@ impl CompiledRule {
             action: r.action,
             max_mfa_age: r.max_mfa_age,
             trusted_device: r.trusted_device,
+            mfa_methods: r.mfa_methods,
         })
     }
 
@@ -195,6 +197,7 @@ impl CompiledRule {
             needs_identity,
             max_mfa_age: self.max_mfa_age,
             trusted_device: self.trusted_device,
+            mfa_methods: self.mfa_methods,
         }
     }
 }

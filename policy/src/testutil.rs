@@ -58,6 +58,7 @@ pub fn compiled_with_paths(rules: &[(&[&str], &[&str])]) -> Vec<CompiledRule> {
                 action: Action::OneFactor,
                 max_mfa_age: None,
                 trusted_device: true,
+                mfa_methods: sekisho_config::FactorSet::ALL,
             })
             .unwrap()
         })

@@ -45,18 +45,7 @@ impl RedisSessionStore {
     }
 
     async fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(1);
-        self.conn
-            .get_or_try_init(|| async {
-                ConnectionManager::new_with_config(self.client.clone(), config)
-                    .await
-                    .map_err(unavailable)
-            })
-            .await
-            .cloned()
+        lazy_connection(&self.client, &self.conn).await
     }
 
     fn session_key(&self, key: &SessionKey) -> String {
@@ -72,7 +61,25 @@ impl RedisSessionStore {
     }
 }
 
-fn unavailable(e: redis::RedisError) -> StoreError {
+/// Opens the connection on first use, inside whichever runtime uses it first.
+pub(crate) async fn lazy_connection(
+    client: &redis::Client,
+    cell: &OnceCell<ConnectionManager>,
+) -> Result<ConnectionManager, StoreError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_secs(2))
+        .set_number_of_retries(1);
+    cell.get_or_try_init(|| async {
+        ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(unavailable)
+    })
+    .await
+    .cloned()
+}
+
+pub(crate) fn unavailable(e: redis::RedisError) -> StoreError {
     // Redis errors can echo the URL on connection failures; keep the kind and code.
     StoreError::Unavailable(format!(
         "redis: {} {}",

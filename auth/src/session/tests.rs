@@ -122,6 +122,26 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
     let printed = format!("{cs:?} {c:?}");
     assert!(!printed.contains(&cs.csrf_secret));
     assert!(!printed.contains(c.as_cookie_value()));
+
+    // A completed second factor rotates the id and keeps the absolute lifetime.
+    let (p, ps) = svc
+        .start(who("u6"), AuthLevel::Partial, None, None)
+        .await
+        .unwrap();
+    clock.advance(30);
+    let (m, ms) = svc
+        .elevate(&p.key(), &ps, crate::factors::MfaMethod::Totp)
+        .await
+        .unwrap();
+    assert_ne!(m.as_cookie_value(), p.as_cookie_value());
+    assert!(svc.resolve(&p.key()).await.unwrap().is_none(), "old id is void");
+    let got = svc.resolve(&m.key()).await.unwrap().unwrap();
+    assert_eq!(got.level, AuthLevel::Mfa);
+    assert_eq!(got.mfa_at, Some(clock.now()));
+    assert_eq!(got.mfa_method, Some(crate::factors::MfaMethod::Totp));
+    assert_eq!(got.created_at, ps.created_at);
+    assert_ne!(ms.csrf_secret, ps.csrf_secret);
+    assert!(AuthLevel::Partial < AuthLevel::Password);
 }
 
 #[tokio::test]

@@ -1,0 +1,611 @@
+//! The second step of signing in: the challenge after the password, step-up for
+//! `two_factor` rules (`max_mfa_age`, `mfa_methods`), and what happens on success —
+//! a new session id at level `mfa`, an optional trusted-browser cookie, notices.
+use crate::form::Form;
+use crate::handlers::{
+    add_cookie, base_cookie, check_form, csrf_nonce, current_session, html, read, rd_or_default,
+    see_other, Ctx, Req,
+};
+use crate::i18n::{fill, MfaTexts};
+use crate::mfa_views::{ChallengePage, MethodLink, NoticePage};
+use crate::pages::{self, ErrorKind};
+use crate::{csrf, UiContext};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::StatusCode;
+use sekisho_auth::session::SessionSubject;
+use sekisho_auth::{
+    AuthEvent, AuthLevel, BackupOutcome, CodeChannel, CodeOutcome, Enrollment, EventKind,
+    IssueOutcome, MfaMethod, Reason, Session, SessionKey, TotpOutcome, User,
+};
+use sekisho_config::{Factor, FactorSet, Lang, MfaAtLogin};
+use sekisho_notify::{Notice, Recipient};
+use std::sync::Arc;
+
+/// Where to go after the challenge, and which factors the page there accepts.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub rd: String,
+    pub allowed: FactorSet,
+}
+
+impl Target {
+    pub(crate) fn from_form(ctx: &UiContext, form: &Form) -> Self {
+        let allowed = form
+            .get("methods")
+            .map(FactorSet::from_list)
+            .filter(|s| *s != FactorSet::default())
+            .unwrap_or(FactorSet::ALL);
+        Self {
+            rd: rd_or_default(ctx, form.get("rd")),
+            allowed,
+        }
+    }
+
+    /// `rd=…&methods=…` for links between the challenge pages.
+    pub(crate) fn query(&self) -> String {
+        let rd = percent_encoding::utf8_percent_encode(&self.rd, percent_encoding::NON_ALPHANUMERIC);
+        if self.allowed.is_all() {
+            format!("rd={rd}")
+        } else {
+            format!("rd={rd}&methods={}", self.allowed.to_list())
+        }
+    }
+
+    pub(crate) fn methods_value(&self) -> String {
+        if self.allowed.is_all() {
+            String::new()
+        } else {
+            self.allowed.to_list()
+        }
+    }
+}
+
+pub(crate) fn factor_of(m: MfaMethod) -> Option<Factor> {
+    match m {
+        MfaMethod::Totp => Some(Factor::Totp),
+        MfaMethod::Email => Some(Factor::Email),
+        MfaMethod::Sms => Some(Factor::Sms),
+        MfaMethod::BackupCode => Some(Factor::BackupCode),
+        MfaMethod::TrustedDevice => None,
+    }
+}
+
+pub(crate) fn method_name(m: &MfaTexts, method: MfaMethod) -> &'static str {
+    match method {
+        MfaMethod::Totp => m.method_totp,
+        MfaMethod::Email => m.method_email,
+        MfaMethod::Sms => m.method_sms,
+        MfaMethod::BackupCode => m.method_backup_code,
+        MfaMethod::TrustedDevice => m.method_trusted_device,
+    }
+}
+
+/// Is this factor switched on for the deployment (config and a working channel)?
+pub(crate) fn factor_available(ctx: &UiContext, f: Factor) -> bool {
+    ctx.mfa.settings().factors.contains(f)
+        && match f {
+            Factor::Email => ctx.notifier.email_enabled(),
+            Factor::Sms => ctx.notifier.sms_enabled(),
+            Factor::Totp | Factor::BackupCode => true,
+        }
+}
+
+/// The user's methods this page accepts, preferred first.
+pub(crate) fn usable_methods(ctx: &UiContext, e: &Enrollment, allowed: FactorSet) -> Vec<MfaMethod> {
+    e.methods()
+        .into_iter()
+        .filter(|m| factor_of(*m).is_some_and(|f| allowed.contains(f) && factor_available(ctx, f)))
+        .collect()
+}
+
+/// `k•••@example.com`: enough to recognise the address, not to harvest it.
+pub(crate) fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".into(),
+    }
+}
+
+pub(crate) fn mask_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("••• {tail}")
+}
+
+fn user_agent(r: &Req) -> Option<&str> {
+    r.headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn client_ip(r: &Req) -> Option<String> {
+    r.client.as_ref().map(|c| c.ip.to_string())
+}
+
+pub(crate) fn event(r: &Req, s: &Session, now: i64, kind: EventKind, ok: bool, reason: Reason) -> AuthEvent {
+    AuthEvent::new(now, kind, ok, reason)
+        .user(&s.user_id, &s.email)
+        .client(client_ip(r).as_deref(), user_agent(r))
+}
+
+/// After a correct password: a full session, or a partial one that owes the second
+/// factor (skipped by a trusted browser).
+pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &str) -> Response {
+    let enrollment = match ctx.mfa.enrollment(&user.id).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "could not read MFA enrolment");
+            return r.error(ctx, ErrorKind::Unavailable);
+        }
+    };
+    let now = ctx.mfa.now();
+    let mut level = AuthLevel::Password;
+    let mut method = None;
+    if enrollment.is_enrolled() && ctx.mfa.settings().at_login == MfaAtLogin::Enrolled {
+        level = AuthLevel::Partial;
+        if let Some(token) = crate::cookies::find(&r.headers, &ctx.config.device_cookie) {
+            match ctx.mfa.check_device(&user.id, token).await {
+                Ok(true) => {
+                    level = AuthLevel::Mfa;
+                    method = Some(MfaMethod::TrustedDevice);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "trusted browser check failed"),
+            }
+        }
+    }
+    if let Some(old) = r.session_key(ctx) {
+        if let Err(e) = ctx.sessions.end(&old).await {
+            tracing::warn!(error = %e, "could not end the previous session");
+        }
+    }
+    let who = SessionSubject {
+        user_id: &user.id,
+        email: user.email.as_str(),
+        display_name: &user.display_name,
+        groups: &user.groups,
+        credential_version: user.credential_version,
+    };
+    let (id, session) = match ctx
+        .sessions
+        .start_with(who, level, method, client_ip(r), user_agent(r))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            return r.error(ctx, ErrorKind::Unavailable);
+        }
+    };
+    if let Err(e) = ctx.accounts.record_sign_in(&user.id, now).await {
+        tracing::warn!(error = %e, "could not record the sign-in time");
+    }
+    ctx.mfa
+        .record(event(r, &session, now, EventKind::Password, true, Reason::Ok))
+        .await;
+    if method == Some(MfaMethod::TrustedDevice) {
+        ctx.mfa
+            .record(
+                event(r, &session, now, EventKind::SecondFactor, true, Reason::TrustedDevice)
+                    .method(MfaMethod::TrustedDevice),
+            )
+            .await;
+    }
+    tracing::info!(request_id = %r.request_id(), user = %user.id, level = ?level, "password accepted");
+    let location = if level == AuthLevel::Partial {
+        let target = Target {
+            rd: rd.to_string(),
+            allowed: FactorSet::ALL,
+        };
+        format!("{}mfa?{}", ctx.config.prefix, target.query())
+    } else {
+        rd.to_string()
+    };
+    let mut resp = see_other(&location);
+    add_cookie(
+        &mut resp,
+        &base_cookie(ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()),
+    );
+    resp
+}
+
+/// What the challenge page shows besides the form.
+#[derive(Default)]
+pub(crate) struct Feedback {
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub status: Option<StatusCode>,
+}
+
+struct Challenge<'a> {
+    ctx: &'a UiContext,
+    r: &'a Req,
+    session: &'a Session,
+    target: &'a Target,
+    usable: &'a [MfaMethod],
+}
+
+impl Challenge<'_> {
+    fn page(&self, method: MfaMethod, fb: Feedback) -> Response {
+        let (ctx, r) = (self.ctx, self.r);
+        let m = crate::i18n::mfa_texts(r.lang);
+        let (nonce, new_cookie) = csrf_nonce(ctx, r);
+        let token = csrf::token_for(ctx.csrf_key(), &nonce);
+        let send_to = match method {
+            MfaMethod::Email => Some(fill(m.send_to, &[("to", &mask_email(&self.session.email))])),
+            MfaMethod::Sms => Some(fill(m.send_to, &[("to", m.method_sms)])),
+            _ => None,
+        };
+        let others = self
+            .usable
+            .iter()
+            .filter(|o| **o != method)
+            .map(|o| MethodLink {
+                label: method_name(m, *o),
+                href: format!(
+                    "{}mfa?m={}&{}",
+                    ctx.config.prefix,
+                    o.as_str(),
+                    self.target.query()
+                ),
+            })
+            .collect();
+        let trust_days = ctx
+            .mfa
+            .settings()
+            .trusted_device_for
+            .map(|d| (d.as_secs() / 86_400).max(1).to_string());
+        let body = pages::render(&ChallengePage {
+            page: r.chrome(ctx),
+            csrf: &token,
+            rd: &self.target.rd,
+            methods: self.target.methods_value(),
+            method: method.as_str(),
+            method_label: method_name(m, method),
+            intro: if self.session.level == AuthLevel::Partial {
+                m.mfa_intro
+            } else {
+                m.step_up_intro
+            },
+            send_to,
+            notice: fb.notice,
+            error: fb.error,
+            others,
+            trust_label: trust_days.map(|n| fill(m.trust_label, &[("n", &n)])),
+        });
+        let mut resp = html(fb.status.unwrap_or(StatusCode::OK), body);
+        if let Some(c) = new_cookie {
+            add_cookie(&mut resp, &c);
+        }
+        resp
+    }
+}
+
+/// Loads the session and the user's usable methods, or answers for the caller.
+async fn prepare(
+    ctx: &UiContext,
+    r: &Req,
+    target: &Target,
+) -> Result<(SessionKey, Arc<Session>, Enrollment, Vec<MfaMethod>), Response> {
+    let Some((key, session)) = current_session(ctx, r).await? else {
+        let rd = percent_encoding::utf8_percent_encode(&target.rd, percent_encoding::NON_ALPHANUMERIC);
+        return Err(see_other(&format!("{}login?rd={rd}", ctx.config.prefix)));
+    };
+    let enrollment = ctx.mfa.enrollment(&session.user_id).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %r.request_id(), "could not read MFA enrolment");
+        r.error(ctx, ErrorKind::Unavailable)
+    })?;
+    let usable = usable_methods(ctx, &enrollment, target.allowed);
+    Ok((key, session, enrollment, usable))
+}
+
+/// Not enrolled: set up an authenticator app first. Enrolled, but nothing this page
+/// accepts: say which methods would do.
+fn no_method(ctx: &UiContext, r: &Req, target: &Target, enrollment: &Enrollment) -> Response {
+    if !enrollment.is_enrolled() && factor_available(ctx, Factor::Totp) {
+        return see_other(&format!("{}settings/totp?{}", ctx.config.prefix, target.query()));
+    }
+    let m = crate::i18n::mfa_texts(r.lang);
+    let list = target
+        .allowed
+        .iter()
+        .filter(|f| factor_available(ctx, *f))
+        .filter_map(|f| MfaMethod::parse(f.as_str()))
+        .map(|mm| method_name(m, mm))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let body = pages::render(&NoticePage {
+        page: r.chrome(ctx),
+        heading: m.mfa_title,
+        message: fill(m.not_allowed, &[("list", &list)]),
+        link_href: format!("{}settings?{}", ctx.config.prefix, target.query()),
+        link_label: m.settings_link,
+    });
+    html(StatusCode::FORBIDDEN, body)
+}
+
+/// `GET {prefix}mfa?rd=…&methods=…&m=…`
+pub async fn challenge_form(State(ctx): Ctx, req: Request) -> Response {
+    let (r, _) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(q) = r.query() else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    let target = Target::from_form(&ctx, &q);
+    let (_, session, enrollment, usable) = match prepare(&ctx, &r, &target).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Some(first) = usable.first().copied() else {
+        return no_method(&ctx, &r, &target, &enrollment);
+    };
+    let method = q
+        .get("m")
+        .and_then(MfaMethod::parse)
+        .filter(|m| usable.contains(m))
+        .unwrap_or(first);
+    Challenge { ctx: &ctx, r: &r, session: &session, target: &target, usable: &usable }
+        .page(method, Feedback::default())
+}
+
+/// `POST {prefix}mfa/send`: e-mails or texts a one-time code.
+pub async fn send_code(State(ctx): Ctx, req: Request) -> Response {
+    let (r, body) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(form) = Form::parse(&body) else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    if let Err(kind) = check_form(&ctx, &r, &form) {
+        return r.error(&ctx, kind);
+    }
+    let target = Target::from_form(&ctx, &form);
+    let (_, session, enrollment, usable) = match prepare(&ctx, &r, &target).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let method = form.get("m").and_then(MfaMethod::parse);
+    let (Some(method @ (MfaMethod::Email | MfaMethod::Sms)), true) =
+        (method, method.is_some_and(|m| usable.contains(&m)))
+    else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    let ch = Challenge { ctx: &ctx, r: &r, session: &session, target: &target, usable: &usable };
+    let destination = match method {
+        MfaMethod::Sms => enrollment.phone.clone(),
+        _ => None,
+    };
+    let fb = deliver_code(&ctx, &r, &session, method, destination.as_deref(), None).await;
+    ch.page(method, fb)
+}
+
+/// Issues a code and sends it; `Feedback` says what the user should read.
+pub(crate) async fn deliver_code(
+    ctx: &UiContext,
+    r: &Req,
+    session: &Session,
+    method: MfaMethod,
+    phone: Option<&str>,
+    bind_to: Option<&str>,
+) -> Feedback {
+    let m = crate::i18n::mfa_texts(r.lang);
+    let channel = if method == MfaMethod::Sms { CodeChannel::Sms } else { CodeChannel::Email };
+    let now = ctx.mfa.now();
+    let issued = match ctx.mfa.issue_code(&session.user_id, channel, bind_to).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "could not issue a code");
+            return Feedback { error: Some(m.err_send_failed.into()), status: Some(StatusCode::SERVICE_UNAVAILABLE), ..Feedback::default() };
+        }
+    };
+    let code = match issued {
+        IssueOutcome::Issued(code) => code,
+        IssueOutcome::Cooldown(secs) => {
+            return Feedback { error: Some(fill(m.err_cooldown, &[("n", &secs.to_string())])), status: Some(StatusCode::TOO_MANY_REQUESTS), ..Feedback::default() };
+        }
+        IssueOutcome::HourlyCap => {
+            ctx.mfa.record(event(r, session, now, EventKind::CodeSent, false, Reason::RateLimited).method(method)).await;
+            return Feedback { error: Some(m.err_hourly_cap.into()), status: Some(StatusCode::TOO_MANY_REQUESTS), ..Feedback::default() };
+        }
+    };
+    let minutes = (ctx.mfa.settings().code_ttl.as_secs() / 60).max(1) as u32;
+    let notice = Notice::SignInCode { code: code.expose(), valid_minutes: minutes };
+    let sent = match (channel, phone) {
+        (CodeChannel::Sms, Some(phone)) => ctx.notifier.send_sms(phone, r.lang, &notice).await,
+        (CodeChannel::Sms, None) => Err(sekisho_notify::NotifyError::InvalidRecipient),
+        (CodeChannel::Email, _) => {
+            let to = Recipient { email: &session.email, display_name: &session.display_name, lang: r.lang };
+            ctx.notifier.send_email(&to, &notice).await
+        }
+    };
+    match sent {
+        Ok(()) => {
+            ctx.mfa.record(event(r, session, now, EventKind::CodeSent, true, Reason::Ok).method(method)).await;
+            let to = match channel {
+                CodeChannel::Email => mask_email(&session.email),
+                CodeChannel::Sms => mask_phone(phone.unwrap_or("")),
+            };
+            Feedback { notice: Some(fill(m.code_sent, &[("to", &to), ("n", &minutes.to_string())])), ..Feedback::default() }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, request_id = %r.request_id(), channel = ?channel, "could not send a one-time code");
+            ctx.mfa.record(event(r, session, now, EventKind::CodeSent, false, Reason::SendFailed).method(method)).await;
+            Feedback { error: Some(m.err_send_failed.into()), status: Some(StatusCode::BAD_GATEWAY), ..Feedback::default() }
+        }
+    }
+}
+
+/// The result of checking one submitted code.
+pub(crate) enum Verdict {
+    Accepted { backup_left: Option<usize> },
+    Refused { reason: Reason, message: String, detail: Option<String> },
+}
+
+/// Checks `code` for `method` against the user's factors.
+pub(crate) async fn check(ctx: &UiContext, lang: Lang, user_id: &str, method: MfaMethod, code: &str) -> Result<Verdict, sekisho_auth::AuthError> {
+    let m = crate::i18n::mfa_texts(lang);
+    let refused = |reason, message: &str| Verdict::Refused { reason, message: message.to_string(), detail: None };
+    Ok(match method {
+        MfaMethod::Totp => match ctx.mfa.verify_totp(user_id, code).await? {
+            TotpOutcome::Accepted => Verdict::Accepted { backup_left: None },
+            TotpOutcome::Replayed => refused(Reason::OtpReplayed, m.err_replayed),
+            TotpOutcome::Drift { minutes, steps } => Verdict::Refused {
+                reason: Reason::ClockDrift,
+                message: fill(
+                    if minutes < 0 { m.err_drift_slow } else { m.err_drift_fast },
+                    &[("n", &minutes.abs().max(1).to_string())],
+                ),
+                detail: Some(format!("drift_steps={steps}")),
+            },
+            TotpOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
+            TotpOutcome::Invalid | TotpOutcome::NotEnrolled => refused(Reason::InvalidOtp, m.err_invalid_code),
+        },
+        MfaMethod::Email | MfaMethod::Sms => {
+            let ch = if method == MfaMethod::Sms { CodeChannel::Sms } else { CodeChannel::Email };
+            match ctx.mfa.check_code(user_id, ch, code).await? {
+                CodeOutcome::Accepted => Verdict::Accepted { backup_left: None },
+                CodeOutcome::Invalid { attempts_left } => Verdict::Refused {
+                    reason: Reason::InvalidOtp,
+                    message: fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]),
+                    detail: None,
+                },
+                CodeOutcome::Expired => refused(Reason::CodeExpired, m.err_expired),
+                CodeOutcome::TooManyAttempts => refused(Reason::TooManyAttempts, m.err_too_many),
+                CodeOutcome::NoCode => refused(Reason::InvalidOtp, m.err_no_code),
+                CodeOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
+            }
+        }
+        MfaMethod::BackupCode => match ctx.mfa.use_backup_code(user_id, code).await? {
+            BackupOutcome::Accepted { remaining } => Verdict::Accepted { backup_left: Some(remaining) },
+            BackupOutcome::Invalid | BackupOutcome::Malformed => refused(Reason::InvalidBackupCode, m.err_bad_backup),
+        },
+        MfaMethod::TrustedDevice => refused(Reason::InvalidOtp, m.err_invalid_code),
+    })
+}
+
+/// `POST {prefix}mfa/verify`
+pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
+    let (r, body) = match read(&ctx, req).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Ok(form) = Form::parse(&body) else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    if let Err(kind) = check_form(&ctx, &r, &form) {
+        return r.error(&ctx, kind);
+    }
+    let target = Target::from_form(&ctx, &form);
+    let (key, session, _, usable) = match prepare(&ctx, &r, &target).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let Some(method) = form.get("m").and_then(MfaMethod::parse).filter(|m| usable.contains(m)) else {
+        return r.error(&ctx, ErrorKind::BadRequest);
+    };
+    let now = ctx.mfa.now();
+    let verdict = match check(&ctx, r.lang, &session.user_id, method, form.get("code").unwrap_or("")).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "second factor check failed");
+            return r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    let ch = Challenge { ctx: &ctx, r: &r, session: &session, target: &target, usable: &usable };
+    let backup_left = match verdict {
+        Verdict::Accepted { backup_left } => backup_left,
+        Verdict::Refused { reason, message, detail } => {
+            let mut e = event(&r, &session, now, EventKind::SecondFactor, false, reason).method(method);
+            if let Some(d) = detail {
+                e = e.detail(d);
+            }
+            tracing::info!(request_id = %r.request_id(), user = %session.user_id, reason = %reason, "second factor refused");
+            ctx.mfa.record(e).await;
+            return ch.page(method, Feedback { error: Some(message), status: Some(StatusCode::UNAUTHORIZED), ..Feedback::default() });
+        }
+    };
+    let reason = if backup_left.is_some() { Reason::BackupCodeUsed } else { Reason::Ok };
+    ctx.mfa.record(event(&r, &session, now, EventKind::SecondFactor, true, reason).method(method)).await;
+    let trust = form.get("trust") == Some("1");
+    let mut resp = match elevate(&ctx, &r, &key, &session, method, trust, &target.rd).await {
+        Ok(resp) => resp,
+        Err(resp) => return resp,
+    };
+    if let Some(remaining) = backup_left {
+        notify(&ctx, &session, r.lang, Notice::BackupCodeUsed { remaining });
+        if remaining <= 3 {
+            // Keep the new cookies, show the warning, then continue.
+            let m = crate::i18n::mfa_texts(r.lang);
+            let cookies: Vec<_> = resp.headers().get_all(http::header::SET_COOKIE).iter().cloned().collect();
+            resp = html(
+                StatusCode::OK,
+                pages::render(&NoticePage {
+                    page: r.chrome(&ctx),
+                    heading: m.backup_heading,
+                    message: fill(m.backup_low, &[("n", &remaining.to_string())]),
+                    link_href: target.rd.clone(),
+                    link_label: r.chrome(&ctx).t.continue_link,
+                }),
+            );
+            for c in cookies {
+                resp.headers_mut().append(http::header::SET_COOKIE, c);
+            }
+        }
+    }
+    resp
+}
+
+/// Rotates the session to level `mfa`, sets the trusted-browser cookie when asked,
+/// and redirects to `rd`.
+pub(crate) async fn elevate(
+    ctx: &UiContext,
+    r: &Req,
+    key: &SessionKey,
+    session: &Session,
+    method: MfaMethod,
+    trust: bool,
+    rd: &str,
+) -> Result<Response, Response> {
+    let (id, _) = ctx.sessions.elevate(key, session, method).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+        r.error(ctx, ErrorKind::Unavailable)
+    })?;
+    let mut resp = see_other(rd);
+    add_cookie(&mut resp, &base_cookie(ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()));
+    if trust {
+        match ctx.mfa.trust_device(&session.user_id, user_agent(r), client_ip(r).as_deref()).await {
+            Ok(Some((token, expires_at))) => {
+                let mut c = base_cookie(ctx, &ctx.config.device_cookie, token.to_string());
+                c.set_max_age(cookie::time::Duration::seconds((expires_at - ctx.mfa.now()).max(0)));
+                add_cookie(&mut resp, &c);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not remember the browser"),
+        }
+    }
+    tracing::info!(request_id = %r.request_id(), user = %session.user_id, method = %method, "second factor accepted");
+    Ok(resp)
+}
+
+/// Sends a security notice in the background: the user is not kept waiting, and a
+/// failure is logged and counted by the notifier.
+pub(crate) fn notify(ctx: &UiContext, session: &Session, lang: Lang, notice: Notice<'static>) {
+    if !ctx.notifier.email_enabled() {
+        return;
+    }
+    let notifier = ctx.notifier.clone();
+    let (email, name) = (session.email.clone(), session.display_name.clone());
+    tokio::spawn(async move {
+        let to = Recipient { email: &email, display_name: &name, lang };
+        if let Err(e) = notifier.send_email(&to, &notice).await {
+            tracing::warn!(error = %e, "security notice not sent");
+        }
+    });
+}

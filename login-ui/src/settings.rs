@@ -1,0 +1,607 @@
+//! The security settings page and its actions: authenticator app, e-mail and SMS codes,
+//! backup codes, trusted browsers, sessions, recent activity. Changes that weaken or
+//! replace a factor need an MFA no older than `mfa.reauth_within`.
+use crate::challenge::{
+    deliver_code, elevate, event, factor_available, mask_email, mask_phone, method_name, notify,
+    Feedback, Target,
+};
+use crate::form::Form;
+use crate::handlers::{
+    add_cookie, check_form, csrf_nonce, current_session, html, read, see_other, Ctx, Req,
+};
+use crate::i18n::{fill, mfa_texts};
+use crate::mfa_views::{
+    ActivityRow, BackupCodesPage, CodeSetupPage, DeviceRow, MethodRow, SessionRow, SettingsPage,
+    TotpSetupPage,
+};
+use crate::pages::{self, ErrorKind};
+use crate::{csrf, UiContext};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::StatusCode;
+use sekisho_auth::{
+    AuthLevel, CodeChannel, CodeOutcome, Enrollment, EventKind, MfaMethod, Reason, Session,
+    SessionKey, TotpOutcome,
+};
+use sekisho_config::Factor;
+use sekisho_notify::{MfaMethodName, Notice};
+use std::sync::Arc;
+
+/// `2026-11-21 09:30 UTC`
+pub(crate) fn when(t: i64) -> String {
+    let s = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
+    )
+    .to_string();
+    format!("{} UTC", s.get(..16).unwrap_or(&s).replace('T', " "))
+}
+
+struct Ready {
+    r: Req,
+    form: Form,
+    key: SessionKey,
+    session: Arc<Session>,
+    enrollment: Enrollment,
+}
+
+/// Reads the request; needs a full session (a partial one goes to the challenge).
+async fn ready(ctx: &UiContext, req: Request, post: bool) -> Result<Ready, Response> {
+    let (r, body) = read(ctx, req).await?;
+    let form = if post {
+        let form = Form::parse(&body).map_err(|_| r.error(ctx, ErrorKind::BadRequest))?;
+        check_form(ctx, &r, &form).map_err(|k| r.error(ctx, k))?;
+        form
+    } else {
+        r.query().map_err(|_| r.error(ctx, ErrorKind::BadRequest))?
+    };
+    let here = format!("{}settings", ctx.config.prefix);
+    let Some((key, session)) = current_session(ctx, &r).await? else {
+        return Err(see_other(&format!("{}login?rd={}", ctx.config.prefix, enc(&here))));
+    };
+    if session.level == AuthLevel::Partial {
+        return Err(see_other(&format!("{}mfa?rd={}", ctx.config.prefix, enc(&here))));
+    }
+    let enrollment = ctx.mfa.enrollment(&session.user_id).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %r.request_id(), "could not read MFA enrolment");
+        r.error(ctx, ErrorKind::Unavailable)
+    })?;
+    Ok(Ready { r, form, key, session, enrollment })
+}
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Sensitive changes: an enrolled user must have passed a real second factor recently.
+fn require_recent_mfa(ctx: &UiContext, x: &Ready, back: &str) -> Result<(), Response> {
+    if !x.enrollment.is_enrolled() {
+        return Ok(());
+    }
+    let s = &x.session;
+    let fresh = s.level == AuthLevel::Mfa
+        && s.mfa_method != Some(MfaMethod::TrustedDevice)
+        && s.mfa_at.is_some_and(|at| {
+            ctx.mfa.now() - at <= ctx.mfa.settings().reauth_within.as_secs() as i64
+        });
+    if fresh {
+        Ok(())
+    } else {
+        Err(see_other(&format!("{}mfa?rd={}", ctx.config.prefix, enc(back))))
+    }
+}
+
+fn settings_path(ctx: &UiContext) -> String {
+    format!("{}settings", ctx.config.prefix)
+}
+
+/// `GET {prefix}settings`
+pub async fn overview(State(ctx): Ctx, req: Request) -> Response {
+    match ready(&ctx, req, false).await {
+        Ok(x) => render_overview(&ctx, &x, None, None).await,
+        Err(resp) => resp,
+    }
+}
+
+async fn render_overview(ctx: &UiContext, x: &Ready, notice: Option<String>, error: Option<String>) -> Response {
+    let r = &x.r;
+    let m = mfa_texts(r.lang);
+    let e = &x.enrollment;
+    let row = |f: Factor, method: MfaMethod, on: bool, detail: String| {
+        (factor_available(ctx, f) || on).then(|| MethodRow {
+            key: method.as_str(),
+            label: method_name(m, method),
+            on,
+            detail,
+            preferred: on && e.methods().first() == Some(&method),
+        })
+    };
+    let devices = ctx.mfa.trusted_devices(&x.session.user_id).await.unwrap_or_default();
+    let sessions = ctx.sessions.store().list_user(&x.session.user_id).await.unwrap_or_default();
+    let activity = ctx.mfa.events().recent_for_user(&x.session.user_id, 20).await.unwrap_or_default();
+    let (nonce, new_cookie) = csrf_nonce(ctx, r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let body = pages::render(&SettingsPage {
+        page: r.chrome(ctx),
+        csrf: &token,
+        notice,
+        error,
+        totp: row(Factor::Totp, MfaMethod::Totp, e.has_totp(), String::new()),
+        email: row(Factor::Email, MfaMethod::Email, e.email_enabled, if e.email_enabled { mask_email(&x.session.email) } else { String::new() }),
+        sms: row(Factor::Sms, MfaMethod::Sms, e.phone.is_some(), e.phone.as_deref().map(mask_phone).unwrap_or_default()),
+        backup_status: e.is_enrolled().then(|| {
+            if e.backup_total == 0 {
+                m.backup_none.to_string()
+            } else {
+                fill(m.backup_status, &[("n", &e.backup_remaining.to_string()), ("m", &e.backup_total.to_string())])
+            }
+        }),
+        backup_warning: (e.is_enrolled() && e.backup_total > 0 && e.backup_remaining <= 3)
+            .then(|| fill(m.backup_low, &[("n", &e.backup_remaining.to_string())])),
+        devices: devices
+            .into_iter()
+            .map(|d| DeviceRow { id: d.id, summary: d.ua_summary, last_used: when(d.last_used_at), expires: when(d.expires_at) })
+            .collect(),
+        sessions: sessions
+            .into_iter()
+            .map(|(k, s)| SessionRow {
+                key: k.to_hex(),
+                summary: sekisho_auth::mfa_service::ua_summary(s.user_agent.as_deref().unwrap_or("")),
+                ip: s.ip.clone().unwrap_or_default(),
+                since: when(s.created_at),
+                current: k == x.key,
+            })
+            .collect(),
+        activity: activity
+            .into_iter()
+            .map(|a| ActivityRow {
+                at: when(a.at),
+                what: match &a.method {
+                    Some(method) => format!("{} ({method}): {}", a.kind, a.reason),
+                    None => format!("{}: {}", a.kind, a.reason),
+                },
+                ok: a.success,
+                ip: a.ip.unwrap_or_default(),
+                ua: sekisho_auth::mfa_service::ua_summary(a.user_agent.as_deref().unwrap_or("")),
+            })
+            .collect(),
+    });
+    let mut resp = html(StatusCode::OK, body);
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
+// --- authenticator app ---
+
+fn totp_page(ctx: &UiContext, x: &Ready, target: &Target, svg: String, grouped: String, error: Option<String>, status: StatusCode) -> Response {
+    let r = &x.r;
+    let (nonce, new_cookie) = csrf_nonce(ctx, r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let m = mfa_texts(r.lang);
+    let body = pages::render(&TotpSetupPage {
+        page: r.chrome(ctx),
+        csrf: &token,
+        rd: &target.rd,
+        methods: target.methods_value(),
+        intro: (!x.enrollment.is_enrolled()).then_some(m.enrol_required),
+        qr_svg: svg,
+        secret_grouped: grouped,
+        error,
+    });
+    let mut resp = html(status, body);
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
+async fn show_totp(ctx: &UiContext, x: &Ready, target: &Target, error: Option<String>, status: StatusCode) -> Response {
+    let enrolment = match ctx.mfa.totp_enrollment(&x.session.user_id, &x.session.email).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %x.r.request_id(), "could not start TOTP enrolment");
+            return x.r.error(ctx, ErrorKind::Unavailable);
+        }
+    };
+    let svg = match sekisho_auth::mfa::qr::qr_svg(&enrolment.uri) {
+        Ok(svg) => svg,
+        Err(e) => {
+            tracing::error!(error = %e, "QR rendering failed");
+            String::new()
+        }
+    };
+    totp_page(ctx, x, target, svg, enrolment.secret.grouped_base32().to_string(), error, status)
+}
+
+fn setup_target(ctx: &UiContext, form: &Form) -> Target {
+    let mut t = Target::from_form(ctx, form);
+    if form.get("rd").is_none() {
+        t.rd = settings_path(ctx);
+    }
+    t
+}
+
+/// `GET {prefix}settings/totp`: the QR code and the key.
+pub async fn totp_form(State(ctx): Ctx, req: Request) -> Response {
+    let x = match ready(&ctx, req, false).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if !factor_available(&ctx, Factor::Totp) {
+        return x.r.error(&ctx, ErrorKind::NotFound);
+    }
+    let target = setup_target(&ctx, &x.form);
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &format!("{}settings/totp?{}", ctx.config.prefix, target.query())) {
+        return resp;
+    }
+    show_totp(&ctx, &x, &target, None, StatusCode::OK).await
+}
+
+/// `POST {prefix}settings/totp`: the first code activates the new secret.
+pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let target = setup_target(&ctx, &x.form);
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+        return resp;
+    }
+    let m = mfa_texts(x.r.lang);
+    let now = ctx.mfa.now();
+    let outcome = match ctx.mfa.confirm_totp(&x.session.user_id, x.form.get("code").unwrap_or("")).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %x.r.request_id(), "TOTP confirmation failed");
+            return x.r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    let refusal = match outcome {
+        TotpOutcome::Accepted => None,
+        TotpOutcome::Drift { minutes, steps } => Some((
+            Reason::ClockDrift,
+            fill(if minutes < 0 { m.err_drift_slow } else { m.err_drift_fast }, &[("n", &minutes.abs().max(1).to_string())]),
+            Some(format!("drift_steps={steps}")),
+        )),
+        TotpOutcome::Malformed => Some((Reason::InvalidOtp, m.err_malformed.to_string(), None)),
+        TotpOutcome::Replayed | TotpOutcome::Invalid | TotpOutcome::NotEnrolled => {
+            Some((Reason::InvalidOtp, m.err_invalid_code.to_string(), None))
+        }
+    };
+    if let Some((reason, message, detail)) = refusal {
+        let mut e = event(&x.r, &x.session, now, EventKind::Enrollment, false, reason).method(MfaMethod::Totp);
+        if let Some(d) = detail {
+            e = e.detail(d);
+        }
+        ctx.mfa.record(e).await;
+        return show_totp(&ctx, &x, &target, Some(message), StatusCode::UNAUTHORIZED).await;
+    }
+    ctx.mfa.record(event(&x.r, &x.session, now, EventKind::Enrollment, true, Reason::Enrolled).method(MfaMethod::Totp)).await;
+    notify(&ctx, &x.session, x.r.lang, Notice::MfaEnabled { method: MfaMethodName::Totp });
+    enrolled(&ctx, &x, MfaMethod::Totp, &target.rd).await
+}
+
+/// After a factor is confirmed: the session is now MFA-level (the code proved it);
+/// a first factor comes with backup codes, shown once.
+async fn enrolled(ctx: &UiContext, x: &Ready, method: MfaMethod, rd: &str) -> Response {
+    let mut resp = match elevate(ctx, &x.r, &x.key, &x.session, method, false, rd).await {
+        Ok(resp) => resp,
+        Err(resp) => return resp,
+    };
+    let first = !x.enrollment.is_enrolled() && ctx.mfa.settings().factors.contains(Factor::BackupCode);
+    if first {
+        let m = mfa_texts(x.r.lang);
+        let cookies: Vec<_> = resp.headers().get_all(http::header::SET_COOKIE).iter().cloned().collect();
+        resp = match backup_codes_page(ctx, x, rd, Some(m.totp_enabled)).await {
+            Ok(r) => r,
+            Err(r) => return r,
+        };
+        for c in cookies {
+            resp.headers_mut().append(http::header::SET_COOKIE, c);
+        }
+    }
+    resp
+}
+
+async fn backup_codes_page(ctx: &UiContext, x: &Ready, continue_to: &str, notice: Option<&'static str>) -> Result<Response, Response> {
+    let codes = ctx.mfa.regenerate_backup_codes(&x.session.user_id).await.map_err(|e| {
+        tracing::error!(error = %e, request_id = %x.r.request_id(), "could not make backup codes");
+        x.r.error(ctx, ErrorKind::Unavailable)
+    })?;
+    ctx.mfa
+        .record(event(&x.r, &x.session, ctx.mfa.now(), EventKind::Settings, true, Reason::Regenerated).method(MfaMethod::BackupCode))
+        .await;
+    let codes: Vec<String> = codes.iter().map(|c| c.display().to_string()).collect();
+    let text = format!("{}\n\n{}\n", ctx.config.product, codes.join("\n"));
+    Ok(html(
+        StatusCode::OK,
+        pages::render(&BackupCodesPage {
+            page: x.r.chrome(ctx),
+            download_href: format!("data:text/plain;charset=utf-8,{}", enc(&text)),
+            codes,
+            continue_to,
+            notice,
+        }),
+    ))
+}
+
+/// `POST {prefix}settings/totp/remove`
+pub async fn totp_remove(State(ctx): Ctx, req: Request) -> Response {
+    remove_factor(ctx, req, MfaMethod::Totp).await
+}
+
+/// `POST {prefix}settings/email/remove` and `…/sms/remove`.
+pub async fn email_remove(State(ctx): Ctx, req: Request) -> Response {
+    remove_factor(ctx, req, MfaMethod::Email).await
+}
+
+pub async fn sms_remove(State(ctx): Ctx, req: Request) -> Response {
+    remove_factor(ctx, req, MfaMethod::Sms).await
+}
+
+async fn remove_factor(ctx: Arc<UiContext>, req: Request, method: MfaMethod) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+        return resp;
+    }
+    let uid = &x.session.user_id;
+    let (done, name) = match method {
+        MfaMethod::Totp => (ctx.mfa.remove_totp(uid).await.map(|_| ()), MfaMethodName::Totp),
+        MfaMethod::Email => (ctx.mfa.factors().set_email_enabled(uid, false).await, MfaMethodName::Email),
+        _ => (ctx.mfa.factors().set_phone(uid, None).await, MfaMethodName::Sms),
+    };
+    if let Err(e) = done {
+        tracing::error!(error = %e, request_id = %x.r.request_id(), "could not remove a factor");
+        return x.r.error(&ctx, ErrorKind::Unavailable);
+    }
+    ctx.mfa.record(event(&x.r, &x.session, ctx.mfa.now(), EventKind::Settings, true, Reason::Removed).method(method)).await;
+    notify(&ctx, &x.session, x.r.lang, Notice::MfaDisabled { method: name });
+    refreshed(&ctx, x).await
+}
+
+/// Re-reads the enrolment and shows the overview with "saved".
+async fn refreshed(ctx: &UiContext, mut x: Ready) -> Response {
+    if let Ok(e) = ctx.mfa.enrollment(&x.session.user_id).await {
+        x.enrollment = e;
+    }
+    let text = mfa_texts(x.r.lang).saved.to_string();
+    render_overview(ctx, &x, Some(text), None).await
+}
+
+// --- e-mail and SMS codes ---
+
+fn code_setup(ctx: &UiContext, x: &Ready, channel: CodeChannel, phone: &str, fb: Feedback, code_sent: bool) -> Response {
+    let r = &x.r;
+    let m = mfa_texts(r.lang);
+    let (nonce, new_cookie) = csrf_nonce(ctx, r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let body = pages::render(&CodeSetupPage {
+        page: r.chrome(ctx),
+        csrf: &token,
+        heading: if channel == CodeChannel::Sms { m.sms_setup_title } else { m.email_setup_title },
+        channel: if channel == CodeChannel::Sms { "sms" } else { "email" },
+        intro: (channel == CodeChannel::Email).then(|| fill(m.email_setup_intro, &[("to", &mask_email(&x.session.email))])),
+        phone,
+        code_sent,
+        notice: fb.notice,
+        error: fb.error,
+    });
+    let mut resp = html(fb.status.unwrap_or(StatusCode::OK), body);
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
+fn channel_factor(ch: CodeChannel) -> Factor {
+    if ch == CodeChannel::Sms { Factor::Sms } else { Factor::Email }
+}
+
+/// `GET {prefix}settings/email` and `…/sms`
+pub async fn email_form(State(ctx): Ctx, req: Request) -> Response {
+    code_form(ctx, req, CodeChannel::Email).await
+}
+
+pub async fn sms_form(State(ctx): Ctx, req: Request) -> Response {
+    code_form(ctx, req, CodeChannel::Sms).await
+}
+
+async fn code_form(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Response {
+    let x = match ready(&ctx, req, false).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if !factor_available(&ctx, channel_factor(ch)) {
+        return x.r.error(&ctx, ErrorKind::NotFound);
+    }
+    let back = format!("{}settings/{}", ctx.config.prefix, if ch == CodeChannel::Sms { "sms" } else { "email" });
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &back) {
+        return resp;
+    }
+    code_setup(&ctx, &x, ch, "", Feedback::default(), false)
+}
+
+/// A phone number in international form: `+`, then 8–15 digits (spaces, dashes allowed).
+fn parse_phone(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let rest = raw.strip_prefix('+')?;
+    if !rest.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    ((8..=15).contains(&digits.len()) && !digits.starts_with('0')).then(|| format!("+{digits}"))
+}
+
+/// `POST {prefix}settings/email/send` and `…/sms/send`
+pub async fn email_send(State(ctx): Ctx, req: Request) -> Response {
+    code_send(ctx, req, CodeChannel::Email).await
+}
+
+pub async fn sms_send(State(ctx): Ctx, req: Request) -> Response {
+    code_send(ctx, req, CodeChannel::Sms).await
+}
+
+async fn code_send(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if !factor_available(&ctx, channel_factor(ch)) {
+        return x.r.error(&ctx, ErrorKind::NotFound);
+    }
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+        return resp;
+    }
+    let m = mfa_texts(x.r.lang);
+    let raw_phone = x.form.get("phone").unwrap_or("").to_string();
+    let phone = match ch {
+        CodeChannel::Sms => match parse_phone(&raw_phone) {
+            Some(p) => Some(p),
+            None => {
+                let fb = Feedback { error: Some(m.err_phone.into()), status: Some(StatusCode::BAD_REQUEST), ..Feedback::default() };
+                return code_setup(&ctx, &x, ch, &raw_phone, fb, false);
+            }
+        },
+        CodeChannel::Email => None,
+    };
+    let bind = phone.clone().unwrap_or_else(|| "enable-email".into());
+    let fb = deliver_code(&ctx, &x.r, &x.session, ch.method(), phone.as_deref(), Some(&bind)).await;
+    let sent = fb.error.is_none();
+    code_setup(&ctx, &x, ch, phone.as_deref().unwrap_or(""), fb, sent)
+}
+
+/// `POST {prefix}settings/email/confirm` and `…/sms/confirm`
+pub async fn email_confirm(State(ctx): Ctx, req: Request) -> Response {
+    code_confirm(ctx, req, CodeChannel::Email).await
+}
+
+pub async fn sms_confirm(State(ctx): Ctx, req: Request) -> Response {
+    code_confirm(ctx, req, CodeChannel::Sms).await
+}
+
+async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+        return resp;
+    }
+    let m = mfa_texts(x.r.lang);
+    let uid = x.session.user_id.clone();
+    let target = match ctx.mfa.pending_code_target(&uid, ch).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "code store unavailable");
+            return x.r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    let outcome = match ctx.mfa.check_code(&uid, ch, x.form.get("code").unwrap_or("")).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "code check failed");
+            return x.r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    let now = ctx.mfa.now();
+    let refusal = match outcome {
+        CodeOutcome::Accepted => None,
+        CodeOutcome::Invalid { attempts_left } => Some((Reason::InvalidOtp, fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]))),
+        CodeOutcome::Expired => Some((Reason::CodeExpired, m.err_expired.to_string())),
+        CodeOutcome::TooManyAttempts => Some((Reason::TooManyAttempts, m.err_too_many.to_string())),
+        CodeOutcome::NoCode => Some((Reason::InvalidOtp, m.err_no_code.to_string())),
+        CodeOutcome::Malformed => Some((Reason::InvalidOtp, m.err_malformed.to_string())),
+    };
+    let phone = target.clone().unwrap_or_default();
+    if let Some((reason, message)) = refusal {
+        ctx.mfa.record(event(&x.r, &x.session, now, EventKind::Enrollment, false, reason).method(ch.method())).await;
+        let still_open = matches!(outcome, CodeOutcome::Invalid { .. });
+        let fb = Feedback { error: Some(message), status: Some(StatusCode::UNAUTHORIZED), ..Feedback::default() };
+        return code_setup(&ctx, &x, ch, &phone, fb, still_open);
+    }
+    let saved = match ch {
+        CodeChannel::Email => ctx.mfa.factors().set_email_enabled(&uid, true).await,
+        CodeChannel::Sms => match target.as_deref() {
+            Some(p) => ctx.mfa.factors().set_phone(&uid, Some(p)).await,
+            None => return x.r.error(&ctx, ErrorKind::BadRequest),
+        },
+    };
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "could not save the factor");
+        return x.r.error(&ctx, ErrorKind::Unavailable);
+    }
+    ctx.mfa.record(event(&x.r, &x.session, now, EventKind::Enrollment, true, Reason::Enrolled).method(ch.method())).await;
+    let name = if ch == CodeChannel::Sms { MfaMethodName::Sms } else { MfaMethodName::Email };
+    notify(&ctx, &x.session, x.r.lang, Notice::MfaEnabled { method: name });
+    let rd = settings_path(&ctx);
+    enrolled(&ctx, &x, ch.method(), &rd).await
+}
+
+// --- backup codes, browsers, sessions ---
+
+/// `POST {prefix}settings/backup`: a new set, shown once.
+pub async fn backup_regenerate(State(ctx): Ctx, req: Request) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    if !x.enrollment.is_enrolled() {
+        return x.r.error(&ctx, ErrorKind::BadRequest);
+    }
+    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+        return resp;
+    }
+    notify(&ctx, &x.session, x.r.lang, Notice::BackupCodesRegenerated);
+    let rd = settings_path(&ctx);
+    match backup_codes_page(&ctx, &x, &rd, None).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// `POST {prefix}settings/devices/revoke` with `id` (or `all`).
+pub async fn device_revoke(State(ctx): Ctx, req: Request) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let uid = &x.session.user_id;
+    let id = x.form.get("id").unwrap_or("");
+    let done = if id == "all" {
+        ctx.mfa.factors().revoke_all_trusted_devices(uid).await.map(|_| ())
+    } else {
+        ctx.mfa.factors().revoke_trusted_device(uid, id).await.map(|_| ())
+    };
+    if let Err(e) = done {
+        tracing::error!(error = %e, "could not revoke a trusted browser");
+        return x.r.error(&ctx, ErrorKind::Unavailable);
+    }
+    ctx.mfa.record(event(&x.r, &x.session, ctx.mfa.now(), EventKind::Settings, true, Reason::Revoked).method(MfaMethod::TrustedDevice)).await;
+    refreshed(&ctx, x).await
+}
+
+/// `POST {prefix}settings/sessions/revoke` with the session's `key` (hash, never the id).
+pub async fn session_revoke(State(ctx): Ctx, req: Request) -> Response {
+    let x = match ready(&ctx, req, true).await {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    let Some(key) = x.form.get("key").and_then(SessionKey::from_hex) else {
+        return x.r.error(&ctx, ErrorKind::BadRequest);
+    };
+    // Only the user's own sessions.
+    let store = ctx.sessions.store();
+    let done = match store.get(&key).await {
+        Ok(Some(s)) if s.user_id == x.session.user_id => store.remove(&key, &s.user_id).await.map(|_| ()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = done {
+        tracing::error!(error = %e, "could not end a session");
+        return x.r.error(&ctx, ErrorKind::Unavailable);
+    }
+    refreshed(&ctx, x).await
+}
