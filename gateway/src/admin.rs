@@ -55,8 +55,26 @@ impl ServeHttp for AdminApp {
                     body,
                 )
             }
-            "/metrics" => text(200, "text/plain; version=0.0.4", crate::metrics::render()),
+            "/metrics" => {
+                let mut body = crate::metrics::render();
+                body.push_str(&notification_series(&self.app.notifier.counts()));
+                text(200, "text/plain; version=0.0.4", body)
+            }
             _ => text(404, "text/plain", "not found\n".into()),
         }
     }
+}
+
+/// The notifier's counters in the exposition format: they belong to this gateway's
+/// notifier, not to the process-wide registry.
+fn notification_series(c: &sekisho_notify::NotifyCounts) -> String {
+    format!(
+        "# HELP sekisho_notifications_total Messages handed to the mail or SMS transport, by result\n\
+         # TYPE sekisho_notifications_total counter\n\
+         sekisho_notifications_total{{channel=\"email\",result=\"sent\"}} {}\n\
+         sekisho_notifications_total{{channel=\"email\",result=\"failed\"}} {}\n\
+         sekisho_notifications_total{{channel=\"sms\",result=\"sent\"}} {}\n\
+         sekisho_notifications_total{{channel=\"sms\",result=\"failed\"}} {}\n",
+        c.email_sent, c.email_failed, c.sms_sent, c.sms_failed
+    )
 }

@@ -209,7 +209,7 @@ fn derive(key: &[u8], label: &[u8]) -> Vec<u8> {
 
 /// The key sealing TOTP secrets: configured, or (SQLite only) a key file kept beside
 /// the database and created on first start, so a single instance needs no setup.
-fn encryption_key(settings: &Settings) -> Result<SecretBytes, AppError> {
+pub fn encryption_key(settings: &Settings) -> Result<SecretBytes, AppError> {
     if let Some(k) = &settings.encryption_key {
         return Ok(k.clone());
     }

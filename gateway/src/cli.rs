@@ -1,11 +1,14 @@
 //! The `sekisho` command line.
 use crate::app::App;
 use clap::{Args, Parser, Subcommand};
+use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
-    AccountStore, AuthError, Email, NewUser, PasswordHash, PasswordHasher, PasswordInput,
-    RedisSessionStore, SystemClock,
+    AccountStore, AuthError, Email, MemoryCounterStore, MfaService, NewUser, PasswordHash,
+    PasswordHasher, PasswordInput, RedisSessionStore, SystemClock,
 };
-use sekisho_config::{load_file, redact_url, ProcessEnv, SessionStoreKind, Settings};
+use sekisho_config::{
+    load_file, redact_url, ProcessEnv, SecretBytes, SessionStoreKind, Settings,
+};
 use sekisho_policy::{Policy, RequestFacts, Subject};
 use std::io::{BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr};
@@ -65,11 +68,23 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Keys that protect secrets at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Hash a password read from stdin and print the PHC string.
     HashPassword {
         #[arg(long, short, env = "SEKISHO_CONFIG")]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every stored TOTP secret with the current encryption key. List the
+    /// old key in `secrets.previous_encryption_key_files` until this has run.
+    Rotate(ConfigArg),
 }
 
 #[derive(Subcommand)]
@@ -164,6 +179,9 @@ pub fn main() -> ExitCode {
                 },
         } => explain(&config, &url, &method, user.as_deref(), &groups, ip),
         Command::User { command } => user(command),
+        Command::Keys {
+            command: KeysCommand::Rotate(c),
+        } => rotate_keys(&c),
         Command::HashPassword { config } => hash_password(config),
     };
     match result {
@@ -215,13 +233,14 @@ fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool
             .collect();
         println!(
             "{}",
-            serde_json::json!({"url": url, "admin_url": admin_url, "users": users})
+            serde_json::json!({"url": url, "admin_url": admin_url, "users": users, "mail_dir": dir.join("mail")})
         );
     } else {
         println!("Sekisho demo is running.\n");
         println!("  Site:        {url}");
         println!("  Members:     {url}members   (password sign-in)");
-        println!("  Admin:       {url}admin     (admins group, needs MFA)");
+        println!("  Admin:       {url}admin     (admins group: set up an authenticator app on first visit)");
+        println!("  Settings:    {url}_sekisho/settings   (MFA methods, backup codes, sessions)");
         println!("  Identity:    {url}whoami    (what the site receives)");
         println!("  Health:      {admin_url}healthz  {admin_url}metrics\n");
         for u in &users {
@@ -232,7 +251,11 @@ fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool
                 u.groups.join(",")
             );
         }
-        println!("\nData in {}. Press Ctrl-C to stop.", dir.display());
+        println!(
+            "\nData in {}; e-mails (sign-in codes, notices) are written to {}. Press Ctrl-C to stop.",
+            dir.display(),
+            dir.join("mail").display()
+        );
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -356,6 +379,36 @@ async fn revoke_sessions(s: &Settings, user_id: &str) -> String {
             "sessions live in a running gateway's memory: restart it to end them now".to_string()
         }
     }
+}
+
+fn rotate_keys(c: &ConfigArg) -> CliResult {
+    let s = load(c)?;
+    let keyring = Keyring::new(
+        &crate::app::encryption_key(&s).map_err(|e| e.to_string())?,
+        &s.previous_encryption_keys,
+    );
+    let key_id = keyring.current_key_id().to_string();
+    let clock: Arc<dyn sekisho_auth::Clock> = Arc::new(SystemClock);
+    let report = with_accounts(&s, async |accounts| {
+        let mfa = MfaService::new(
+            accounts.factors(),
+            accounts.events(),
+            Arc::new(MemoryCounterStore::new(16, clock.clone())),
+            keyring,
+            // Rotation touches no one-time codes; this key is never used.
+            SecretBytes::new(vec![0; 32]).ok_or(AuthError::Invalid("key".into()))?,
+            clock.clone(),
+            s.mfa.clone(),
+        );
+        mfa.rotate_keys().await
+    })?;
+    println!(
+        "re-encrypted {} TOTP secret(s); {} already used the current key (id {})",
+        report.resealed,
+        report.already_current,
+        key_id
+    );
+    Ok(())
 }
 
 /// Opens the account store, runs `op`, closes the store.

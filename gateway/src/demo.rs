@@ -105,6 +105,10 @@ dev_mode = true
 [database]
 url = "sqlite://{db}"
 
+[email]
+transport = "folder"
+folder = "{mail}"
+
 [[sites]]
 host = "{host}"
 upstreams = ["{site}"]
@@ -121,6 +125,7 @@ name = "admin"
 paths = ["/admin"]
 groups = ["admins"]
 action = "two_factor"
+mfa_methods = ["totp", "backup_code"]
 
 [[rules]]
 name = "admin-others"
@@ -138,6 +143,7 @@ paths = ["/"]
 action = "bypass"
 "#,
         db = dir.join("sekisho.db").display(),
+        mail = dir.join("mail").display(),
         host = listen.ip(),
     );
     let no_env: HashMap<String, String> = HashMap::new();

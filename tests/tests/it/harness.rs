@@ -3,7 +3,7 @@ use axum::extract::Request;
 use axum::routing::any;
 use sekisho_auth::{Email, ManualClock, NewUser, PasswordInput};
 use sekisho_gateway::{App, GatewayHandle};
-use sekisho_testkit::{free_port, RedisServer};
+use sekisho_testkit::{free_port, RedisServer, SmtpSink};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -99,6 +99,8 @@ pub struct TestGateway {
     pub clock: Arc<ManualClock>,
     pub upstream: Upstream,
     pub base: String,
+    /// The real SMTP server the gateway sends its mail to.
+    pub mail: SmtpSink,
     _dir: tempfile::TempDir,
     _redis: Option<RedisServer>,
 }
@@ -111,6 +113,7 @@ impl TestGateway {
     /// `extra` is appended to the config (more sites, rules, settings).
     pub fn start_with(store: Store, extra: &str) -> Self {
         let upstream = Upstream::start();
+        let mail = SmtpSink::start();
         let redis = (store == Store::Redis).then(RedisServer::start);
         let dir = tempfile::tempdir().unwrap();
         let listen = free_port();
@@ -138,6 +141,16 @@ url = "sqlite://{db}"
 [password]
 memory_kib = 1024
 iterations = 1
+
+[email]
+transport = "smtp"
+from = "Sekisho <no-reply@example.com>"
+timeout = "5s"
+
+[email.smtp]
+host = "127.0.0.1"
+port = {smtp}
+security = "plain"
 
 [[sites]]
 host = "127.0.0.1"
@@ -172,6 +185,24 @@ paths = ["/admin"]
 action = "deny"
 
 [[rules]]
+name = "strict-device"
+paths = ["/strict-device"]
+action = "two_factor"
+trusted_device = false
+
+[[rules]]
+name = "fresh"
+paths = ["/fresh"]
+action = "two_factor"
+max_mfa_age = "5m"
+
+[[rules]]
+name = "totp-only"
+paths = ["/totp-only"]
+action = "two_factor"
+mfa_methods = ["totp", "backup_code"]
+
+[[rules]]
 name = "members"
 paths = ["/members", "/api"]
 action = "one_factor"
@@ -179,6 +210,7 @@ action = "one_factor"
 "#,
             db = dir.path().join("it.db").display(),
             up = upstream.port,
+            smtp = mail.port(),
         );
         let settings =
             sekisho_config::load_str(&config, "<it>", &HashMap::<String, String>::new()).unwrap();
@@ -192,6 +224,7 @@ action = "one_factor"
             handle,
             clock,
             upstream,
+            mail,
             _dir: dir,
             _redis: redis,
         }
@@ -342,4 +375,25 @@ macro_rules! on_both_stores {
             }
         }
     };
+}
+
+/// The value of `<input name="{name}" value="…">` (or another attribute pattern).
+pub fn scrape<'a>(body: &'a str, before: &str) -> Option<&'a str> {
+    body.split(before).nth(1).and_then(|s| s.split('"').next())
+}
+
+/// The CSRF token of the (first) form on a page.
+pub fn form_csrf(body: &str) -> String {
+    scrape(body, "name=\"csrf\" value=\"")
+        .expect("the page has a CSRF token")
+        .to_string()
+}
+
+/// The query parameter `name` of a `Location` header.
+pub fn location_param(resp: &reqwest::Response, name: &str) -> Option<String> {
+    let location = resp.headers().get("location")?.to_str().ok()?;
+    let query = location.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

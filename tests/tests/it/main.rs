@@ -5,3 +5,5 @@
 mod hardening;
 mod harness;
 mod journeys;
+mod logs;
+mod mfa;
