@@ -31,6 +31,9 @@ pub enum AuthError {
     Hashing(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Encryption or decryption failed (wrong key, wrong user, tampered data).
+    #[error("cryptographic failure: {0}")]
+    Crypto(String),
 }
 
 impl From<sqlx::Error> for AuthError {

@@ -1,6 +1,8 @@
 //! Sekisho's domain: accounts and their passwords, sessions, and the stores behind them.
 //!
 //! - [`account`]: users, e-mail addresses, the SQL account store (SQLite or PostgreSQL).
+//! - [`mfa`]: the building blocks of second factors: TOTP, sealing secrets at rest,
+//!   backup codes, e-mail/SMS one-time codes, QR codes for enrolment.
 //! - [`password`]: argon2id hashing on a bounded pool of dedicated threads, so that a
 //!   sign-in storm never runs on (or stalls) the proxy's async workers.
 //! - [`session`]: session ids, records, validity rules, and the [`SessionStore`] trait
@@ -14,6 +16,7 @@ pub mod counters;
 pub mod error;
 pub mod events;
 pub mod factors;
+pub mod mfa;
 pub mod mfa_service;
 pub mod password;
 pub mod session;
