@@ -63,6 +63,11 @@ impl MemoryCounterStore {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
     fn expiry(&self, ttl_secs: u64) -> UnixTime {
         self.clock
             .now()

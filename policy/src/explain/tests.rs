@@ -15,6 +15,7 @@ fn rule(name: &str, action: Action) -> RuleSettings {
         action,
         max_mfa_age: None,
         trusted_device: true,
+        mfa_methods: sekisho_config::FactorSet::ALL,
     }
 }
 

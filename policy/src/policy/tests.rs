@@ -23,6 +23,7 @@ pub(crate) fn rule(name: &str, action: Action) -> RuleSettings {
         action,
         max_mfa_age: None,
         trusted_device: true,
+        mfa_methods: sekisho_config::FactorSet::ALL,
     }
 }
 

@@ -31,6 +31,7 @@ fn base(action: Action) -> RuleSettings {
         action,
         max_mfa_age: None,
         trusted_device: true,
+        mfa_methods: sekisho_config::FactorSet::ALL,
     }
 }
 
