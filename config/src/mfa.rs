@@ -173,3 +173,6 @@ impl Validator<'_> {
         Ok(MfaSettings::from_section(m, &ui.title))
     }
 }
+
+#[cfg(test)]
+mod tests;
