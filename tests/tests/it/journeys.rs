@@ -130,18 +130,27 @@ async fn bypass_deny_and_two_factor(gw: &TestGateway) {
         StatusCode::FORBIDDEN
     );
 
-    // An admin with only a password never passes a two_factor rule.
+    // An admin with only a password never passes a two_factor rule: API calls get a
+    // 401 naming the MFA page, navigations go to it.
     let resp = sign_in(&c, gw, "admin@example.com", PASSWORD, "/admin").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let resp = c
         .get(gw.url("/admin/users"))
-        .header("accept-language", "ja")
+        .header("accept", "application/json")
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let body = resp.text().await.unwrap();
-    assert!(body.contains("2段階認証が必要です"), "{body}");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.text().await.unwrap().contains("mfa_required"));
+    let resp = c
+        .get(gw.url("/admin/users"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let to = resp.headers()["location"].to_str().unwrap();
+    assert!(to.starts_with("/_sekisho/mfa?rd="), "{to}");
     // A non-admin falls through to the deny rule.
     let other = client();
     sign_in(&other, gw, "user@example.com", PASSWORD, "/").await;
