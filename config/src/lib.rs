@@ -8,6 +8,7 @@
 mod error;
 mod load;
 mod model;
+mod notify;
 pub mod schema;
 mod secret;
 mod values;

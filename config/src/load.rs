@@ -59,15 +59,15 @@ fn parse(text: &str, source: &str) -> Result<FileConfig, ConfigError> {
     })
 }
 
-struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     source: &'a str,
     env: &'a dyn Env,
 }
 
-type R<T> = Result<T, ConfigError>;
+pub(crate) type R<T> = Result<T, ConfigError>;
 
 impl Validator<'_> {
-    fn err(&self, key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+    pub(crate) fn err(&self, key: impl Into<String>, msg: impl Into<String>) -> ConfigError {
         ConfigError::new(self.source, key, msg)
     }
 
@@ -108,6 +108,8 @@ impl Validator<'_> {
             .map(|(i, r)| self.rule(i, r))
             .collect::<R<Vec<_>>>()?;
         let secret_key = self.secret_key(f.secrets.key_file.as_deref())?;
+        let email = self.email(f.email)?;
+        let sms = self.sms(f.sms)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -125,6 +127,8 @@ impl Validator<'_> {
                 rules,
             },
             secret_key,
+            email,
+            sms,
         })
     }
 
@@ -427,7 +431,7 @@ impl Validator<'_> {
     }
 
     /// Reads `NAME` or the file named by `NAME_FILE`.
-    fn env_secret(&self, name: &str) -> R<Option<String>> {
+    pub(crate) fn env_secret(&self, name: &str) -> R<Option<String>> {
         if let Some(v) = self.env.var(name) {
             return Ok(Some(v));
         }

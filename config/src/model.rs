@@ -6,6 +6,10 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::notify::{
+    EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
+    SmtpSettings,
+};
 pub use crate::schema::CookieSecure;
 
 #[derive(Debug, Clone)]
@@ -25,6 +29,8 @@ pub struct Settings {
     pub policy: PolicySettings,
     /// Server key for CSRF tokens and other MACs. `None` means a random per-process key.
     pub secret_key: Option<SecretBytes>,
+    pub email: EmailSettings,
+    pub sms: SmsSettings,
 }
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! The TOML file as written by operators. Every table rejects unknown keys; defaults
 //! live here so that an empty file is a valid (if useless) configuration.
+pub use crate::notify::{EmailSection, SmsFields, SmsSection, SmtpSection};
 use crate::values::{Action, HttpMethod, HumanDuration, Lang};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -33,6 +34,10 @@ pub struct FileConfig {
     pub policy: PolicySection,
     #[serde(default)]
     pub rules: Vec<RuleSection>,
+    #[serde(default)]
+    pub email: EmailSection,
+    #[serde(default)]
+    pub sms: SmsSection,
 }
 
 #[derive(Debug, Deserialize)]
