@@ -1,6 +1,6 @@
 //! The TOML file as written by operators. Every table rejects unknown keys; defaults
 //! live here so that an empty file is a valid (if useless) configuration.
-pub use crate::notify::{EmailSection, SmsFields, SmsSection, SmtpSection};
+pub use crate::notify::{EmailSection, EmailTransportKind, SmsFields, SmsSection, SmtpSection};
 use crate::values::{Action, HttpMethod, HumanDuration, Lang};
 use ipnet::IpNet;
 use serde::Deserialize;
