@@ -137,7 +137,7 @@ impl Notifier {
         };
         let result = channel.send(to, notice, &self.inner.brand).await;
         let inner = &self.inner;
-        self.record(
+        record(
             &result,
             &inner.email_sent,
             &inner.email_failed,
@@ -162,7 +162,7 @@ impl Notifier {
         let text = render_sms(notice, lang, &self.inner.brand);
         let result = channel.send(to_phone, &text).await;
         let inner = &self.inner;
-        self.record(
+        record(
             &result,
             &inner.sms_sent,
             &inner.sms_failed,
@@ -182,32 +182,32 @@ impl Notifier {
             sms_failed: inner.sms_failed.load(Ordering::Relaxed),
         }
     }
+}
 
-    fn record(
-        &self,
-        result: &Result<(), NotifyError>,
-        sent: &AtomicU64,
-        failed: &AtomicU64,
-        channel: &'static str,
-        notice: &Notice<'_>,
-        domain: impl FnOnce() -> String,
-    ) {
-        match result {
-            Ok(()) => {
-                sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(NotifyError::Disabled) => {}
-            Err(error) => {
-                failed.fetch_add(1, Ordering::Relaxed);
-                // Kind only: the error text may echo server replies.
-                tracing::warn!(
-                    channel,
-                    notice = notice.kind(),
-                    error = error.kind(),
-                    domain = %domain(),
-                    "notification not delivered"
-                );
-            }
+/// Counts a send and logs a failure by kind.
+fn record(
+    result: &Result<(), NotifyError>,
+    sent: &AtomicU64,
+    failed: &AtomicU64,
+    channel: &'static str,
+    notice: &Notice<'_>,
+    domain: impl FnOnce() -> String,
+) {
+    match result {
+        Ok(()) => {
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(NotifyError::Disabled) => {}
+        Err(error) => {
+            failed.fetch_add(1, Ordering::Relaxed);
+            // Kind only: the error text may echo server replies.
+            tracing::warn!(
+                channel,
+                notice = notice.kind(),
+                error = error.kind(),
+                domain = %domain(),
+                "notification not delivered"
+            );
         }
     }
 }
