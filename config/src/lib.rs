@@ -9,6 +9,7 @@ mod error;
 mod load;
 mod mfa;
 mod model;
+mod notify;
 pub mod schema;
 mod secret;
 mod values;

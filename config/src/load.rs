@@ -124,6 +124,8 @@ impl Validator<'_> {
                 self.key_file(&format!("secrets.previous_encryption_key_files[{i}]"), path)
             })
             .collect::<R<Vec<_>>>()?;
+        let email = self.email(f.email)?;
+        let sms = self.sms(f.sms)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -144,6 +146,8 @@ impl Validator<'_> {
             mfa,
             encryption_key,
             previous_encryption_keys,
+            email,
+            sms,
         })
     }
 
@@ -457,7 +461,7 @@ impl Validator<'_> {
     }
 
     /// Reads `NAME` or the file named by `NAME_FILE`.
-    fn env_secret(&self, name: &str) -> R<Option<String>> {
+    pub(crate) fn env_secret(&self, name: &str) -> R<Option<String>> {
         if let Some(v) = self.env.var(name) {
             return Ok(Some(v));
         }

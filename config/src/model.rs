@@ -6,6 +6,10 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::notify::{
+    EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
+    SmtpSettings,
+};
 pub use crate::schema::CookieSecure;
 
 #[derive(Debug, Clone)]
@@ -30,6 +34,8 @@ pub struct Settings {
     /// database, and refuses to start on PostgreSQL.
     pub encryption_key: Option<SecretBytes>,
     pub previous_encryption_keys: Vec<SecretBytes>,
+    pub email: EmailSettings,
+    pub sms: SmsSettings,
 }
 
 #[derive(Debug, Clone)]

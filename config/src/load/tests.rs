@@ -33,6 +33,8 @@ fn example_config_is_valid() {
         s.policy.rules[1].max_mfa_age,
         Some(std::time::Duration::from_secs(900))
     );
+    assert!(matches!(s.email.transport, EmailTransport::Folder { .. }));
+    assert!(s.sms.provider.is_none());
 }
 
 #[test]

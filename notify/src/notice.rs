@@ -1,0 +1,268 @@
+//! What is sent, and its words in each language: subject and plain-text body for
+//! e-mail, one short line for SMS.
+use sekisho_config::Lang;
+
+/// A message to one user. New kinds may be added, so match with a wildcard.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice<'a> {
+    /// The one-time sign-in code.
+    SignInCode {
+        code: &'a str,
+        valid_minutes: u32,
+    },
+    /// Security notice: an MFA method was added to the account.
+    MfaEnabled {
+        method: MfaMethodName,
+    },
+    /// Security notice: an MFA method was removed.
+    MfaDisabled {
+        method: MfaMethodName,
+    },
+    /// Security notice: a backup code was spent.
+    BackupCodeUsed {
+        remaining: usize,
+    },
+    BackupCodesRegenerated,
+    TrustedBrowsersRevoked,
+}
+
+impl Notice<'_> {
+    /// A stable name for logs and metrics; never the content.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::SignInCode { .. } => "sign_in_code",
+            Notice::MfaEnabled { .. } => "mfa_enabled",
+            Notice::MfaDisabled { .. } => "mfa_disabled",
+            Notice::BackupCodeUsed { .. } => "backup_code_used",
+            Notice::BackupCodesRegenerated => "backup_codes_regenerated",
+            Notice::TrustedBrowsersRevoked => "trusted_browsers_revoked",
+        }
+    }
+}
+
+/// An MFA method, named in the message language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaMethodName {
+    Totp,
+    Email,
+    Sms,
+    BackupCodes,
+}
+
+impl MfaMethodName {
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (lang, self) {
+            (Lang::En, MfaMethodName::Totp) => "authenticator app (TOTP)",
+            (Lang::En, MfaMethodName::Email) => "codes by e-mail",
+            (Lang::En, MfaMethodName::Sms) => "codes by SMS",
+            (Lang::En, MfaMethodName::BackupCodes) => "backup codes",
+            (Lang::Ja, MfaMethodName::Totp) => "認証アプリ (TOTP)",
+            (Lang::Ja, MfaMethodName::Email) => "メールによる確認コード",
+            (Lang::Ja, MfaMethodName::Sms) => "SMS による確認コード",
+            (Lang::Ja, MfaMethodName::BackupCodes) => "バックアップコード",
+        }
+    }
+}
+
+/// Backup codes at or below this count get a "make new ones" hint.
+const FEW_BACKUP_CODES: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    /// Plain text, `\n` line ends (the mailer turns them into CRLF).
+    pub body: String,
+}
+
+/// Subject and body of an e-mail. `name` is the recipient's display name (may be empty).
+pub fn render_email(notice: &Notice<'_>, lang: Lang, brand: &str, name: &str) -> RenderedEmail {
+    let headline = headline(notice, lang);
+    let (subject, paragraphs) = match lang {
+        Lang::En => (format!("[{brand}] {headline}"), english(notice, brand)),
+        Lang::Ja => (format!("【{brand}】{headline}"), japanese(notice, brand)),
+    };
+    let greeting = match (lang, name.is_empty()) {
+        (Lang::En, false) => format!("Hello {name},"),
+        (Lang::En, true) => "Hello,".to_string(),
+        (Lang::Ja, false) => format!("{name} 様"),
+        (Lang::Ja, true) => "ご利用者様".to_string(),
+    };
+    let footer = match lang {
+        Lang::En => format!("This message was sent automatically by {brand}. Please do not reply."),
+        Lang::Ja => format!("このメールは {brand} から自動送信されています。返信はできません。"),
+    };
+    let mut body = greeting;
+    for paragraph in paragraphs {
+        body.push_str("\n\n");
+        body.push_str(&paragraph);
+    }
+    body.push_str("\n\n-- \n");
+    body.push_str(&footer);
+    body.push('\n');
+    RenderedEmail { subject, body }
+}
+
+/// One line, the code first so it shows in a phone's notification preview.
+pub fn render_sms(notice: &Notice<'_>, lang: Lang, brand: &str) -> String {
+    match (lang, notice) {
+        (Lang::En, Notice::SignInCode { code, valid_minutes }) => format!(
+            "{code} is your {brand} sign-in code. Valid for {}. Do not share it.",
+            en_minutes(*valid_minutes)
+        ),
+        (Lang::Ja, Notice::SignInCode { code, valid_minutes }) => format!(
+            "{code} は {brand} のサインイン確認コードです。有効期限は {valid_minutes} 分です。誰にも教えないでください。"
+        ),
+        (Lang::En, other) => format!(
+            "{brand}: {}. Not you? Contact your administrator.",
+            headline(other, lang)
+        ),
+        (Lang::Ja, other) => format!(
+            "{brand}: {}。お心当たりがない場合は管理者にご連絡ください。",
+            headline(other, lang)
+        ),
+    }
+}
+
+/// The subject without the brand.
+fn headline(notice: &Notice<'_>, lang: Lang) -> &'static str {
+    match (lang, notice) {
+        (Lang::En, Notice::SignInCode { .. }) => "Your sign-in code",
+        (Lang::En, Notice::MfaEnabled { .. }) => "A sign-in method was added",
+        (Lang::En, Notice::MfaDisabled { .. }) => "A sign-in method was removed",
+        (Lang::En, Notice::BackupCodeUsed { .. }) => "A backup code was used",
+        (Lang::En, Notice::BackupCodesRegenerated) => "New backup codes were created",
+        (Lang::En, Notice::TrustedBrowsersRevoked) => "Remembered browsers were forgotten",
+        (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
+        (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
+        (Lang::Ja, Notice::MfaDisabled { .. }) => "2段階認証の方法が削除されました",
+        (Lang::Ja, Notice::BackupCodeUsed { .. }) => "バックアップコードが使用されました",
+        (Lang::Ja, Notice::BackupCodesRegenerated) => "バックアップコードが再発行されました",
+        (Lang::Ja, Notice::TrustedBrowsersRevoked) => "記憶されたブラウザーが解除されました",
+    }
+}
+
+fn en_minutes(n: u32) -> String {
+    if n == 1 {
+        "1 minute".to_string()
+    } else {
+        format!("{n} minutes")
+    }
+}
+
+const EN_NOT_YOU: &str =
+    "If this wasn't you, change your password and contact your administrator right away.";
+const JA_NOT_YOU: &str =
+    "お心当たりがない場合は、すぐにパスワードを変更し、管理者にご連絡ください。";
+
+fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
+    match notice {
+        Notice::SignInCode {
+            code,
+            valid_minutes,
+        } => vec![
+                format!("Your {brand} sign-in code is:"),
+                format!("    {code}"),
+                format!(
+                    "It is valid for {}. Never share it: nobody from {brand} or your IT team will ask you for it.",
+                    en_minutes(*valid_minutes)
+                ),
+                "If you did not try to sign in, someone may know your password. Change your password and contact your administrator.".to_string(),
+        ],
+        Notice::MfaEnabled { method } => vec![
+                format!(
+                    "This second sign-in step was added to your account: {}.",
+                    method.label(Lang::En)
+                ),
+                EN_NOT_YOU.to_string(),
+        ],
+        Notice::MfaDisabled { method } => vec![
+                format!(
+                    "This second sign-in step was removed from your account and no longer works: {}.",
+                    method.label(Lang::En)
+                ),
+                EN_NOT_YOU.to_string(),
+        ],
+        Notice::BackupCodeUsed { remaining } => {
+            let mut paragraphs = vec![format!(
+                "A backup code was just used to sign in to your account. You have {} left.",
+                match remaining {
+                    0 => "no backup codes".to_string(),
+                    1 => "1 backup code".to_string(),
+                    n => format!("{n} backup codes"),
+                }
+            )];
+            if *remaining <= FEW_BACKUP_CODES {
+                paragraphs.push(
+                    "You are running low: create new backup codes in your account settings."
+                        .to_string(),
+                );
+            }
+            paragraphs.push(EN_NOT_YOU.to_string());
+            paragraphs
+        }
+        Notice::BackupCodesRegenerated => vec![
+                "New backup codes were created for your account. The old ones no longer work."
+                    .to_string(),
+                EN_NOT_YOU.to_string(),
+        ],
+        Notice::TrustedBrowsersRevoked => vec![
+                "All browsers remembered for your account were forgotten. Each will ask for the second sign-in step again.".to_string(),
+                EN_NOT_YOU.to_string(),
+        ],
+    }
+}
+
+fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
+    match notice {
+        Notice::SignInCode {
+            code,
+            valid_minutes,
+        } => vec![
+                format!("{brand} のサインイン確認コードをお知らせします。"),
+                format!("    {code}"),
+                format!(
+                    "このコードの有効期限は {valid_minutes} 分です。コードは誰にも教えないでください。{brand} や情報システム部門の担当者がコードをお尋ねすることはありません。"
+                ),
+                "サインインした覚えがない場合は、第三者があなたのパスワードを知っている可能性があります。パスワードを変更し、管理者にご連絡ください。".to_string(),
+        ],
+        Notice::MfaEnabled { method } => vec![
+                format!(
+                    "お使いのアカウントに、サインイン時の2段階認証の方法として「{}」が追加されました。",
+                    method.label(Lang::Ja)
+                ),
+                JA_NOT_YOU.to_string(),
+        ],
+        Notice::MfaDisabled { method } => vec![
+                format!(
+                    "お使いのアカウントから「{}」が削除されました。今後この方法ではサインインできません。",
+                    method.label(Lang::Ja)
+                ),
+                JA_NOT_YOU.to_string(),
+        ],
+        Notice::BackupCodeUsed { remaining } => {
+            let mut paragraphs = vec![format!(
+                "お使いのアカウントへのサインインにバックアップコードが使用されました。残りのバックアップコードは {remaining} 個です。"
+            )];
+            if *remaining <= FEW_BACKUP_CODES {
+                paragraphs.push(
+                    "残りが少なくなっています。アカウント設定で新しいバックアップコードを作成してください。"
+                        .to_string(),
+                );
+            }
+            paragraphs.push(JA_NOT_YOU.to_string());
+            paragraphs
+        }
+        Notice::BackupCodesRegenerated => vec![
+                "お使いのアカウントのバックアップコードが新しく発行されました。以前のコードは使用できなくなりました。".to_string(),
+                JA_NOT_YOU.to_string(),
+        ],
+        Notice::TrustedBrowsersRevoked => vec![
+                "お使いのアカウントで記憶されていたブラウザーがすべて解除されました。次回のサインインでは、どのブラウザーでも2段階認証が必要になります。".to_string(),
+                JA_NOT_YOU.to_string(),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests;

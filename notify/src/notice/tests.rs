@@ -1,0 +1,159 @@
+use super::*;
+
+const ALL: [Notice<'static>; 6] = [
+    Notice::SignInCode {
+        code: "482913",
+        valid_minutes: 10,
+    },
+    Notice::MfaEnabled {
+        method: MfaMethodName::Totp,
+    },
+    Notice::MfaDisabled {
+        method: MfaMethodName::Sms,
+    },
+    Notice::BackupCodeUsed { remaining: 2 },
+    Notice::BackupCodesRegenerated,
+    Notice::TrustedBrowsersRevoked,
+];
+
+#[test]
+fn sign_in_code_english() {
+    let notice = Notice::SignInCode {
+        code: "482913",
+        valid_minutes: 10,
+    };
+    let mail = render_email(&notice, Lang::En, "Acme SSO", "Ada Lovelace");
+    assert_eq!(mail.subject, "[Acme SSO] Your sign-in code");
+    assert!(
+        mail.body.starts_with("Hello Ada Lovelace,\n"),
+        "{}",
+        mail.body
+    );
+    assert!(
+        mail.body.contains("\n    482913\n"),
+        "code on its own line: {}",
+        mail.body
+    );
+    assert!(mail.body.contains("valid for 10 minutes"), "{}", mail.body);
+    assert!(
+        mail.body.contains("contact your administrator"),
+        "{}",
+        mail.body
+    );
+    let one = render_email(
+        &Notice::SignInCode {
+            code: "1",
+            valid_minutes: 1,
+        },
+        Lang::En,
+        "S",
+        "",
+    );
+    assert!(one.body.contains("valid for 1 minute."), "{}", one.body);
+    assert!(one.body.starts_with("Hello,\n"));
+}
+
+#[test]
+fn sign_in_code_japanese() {
+    let notice = Notice::SignInCode {
+        code: "482913",
+        valid_minutes: 10,
+    };
+    let mail = render_email(&notice, Lang::Ja, "関所", "山田 太郎");
+    assert_eq!(mail.subject, "【関所】サインイン確認コード");
+    assert!(mail.body.starts_with("山田 太郎 様\n"), "{}", mail.body);
+    assert!(mail.body.contains("\n    482913\n"), "{}", mail.body);
+    assert!(mail.body.contains("有効期限は 10 分です"), "{}", mail.body);
+    assert!(
+        mail.body.contains("管理者にご連絡ください"),
+        "{}",
+        mail.body
+    );
+    assert!(!mail.body.is_ascii());
+}
+
+#[test]
+fn every_notice_renders_in_both_languages() {
+    for notice in ALL {
+        for lang in Lang::ALL {
+            let mail = render_email(&notice, lang, "Sekisho", "N");
+            assert!(mail.subject.contains("Sekisho"), "{notice:?} {lang:?}");
+            assert!(mail.body.ends_with('\n'));
+            // The "not you?" advice is in every message.
+            let advice = match lang {
+                Lang::En => "administrator",
+                Lang::Ja => "管理者",
+            };
+            assert!(
+                mail.body.contains(advice),
+                "{notice:?} {lang:?}: {}",
+                mail.body
+            );
+            if lang == Lang::Ja {
+                // Polite form throughout: every sentence ends in です / ます / ください.
+                for sentence in mail.body.split('。').filter(|s| !s.trim().is_empty()) {
+                    let s = sentence.trim_end();
+                    if s.ends_with('\n') || s.contains("    ") || s.contains("-- ") {
+                        continue;
+                    }
+                    assert!(
+                        s.ends_with("です")
+                            || s.ends_with("ます")
+                            || s.ends_with("ください")
+                            || s.ends_with("ません")
+                            || s.ends_with("ました"),
+                        "not polite: {s:?}"
+                    );
+                }
+            }
+            let sms = render_sms(&notice, lang, "Sekisho");
+            assert!(!sms.contains('\n'), "{sms}");
+            assert!(sms.chars().count() <= 120, "short: {sms}");
+        }
+    }
+}
+
+#[test]
+fn sms_puts_the_code_first() {
+    let notice = Notice::SignInCode {
+        code: "482913",
+        valid_minutes: 5,
+    };
+    let en = render_sms(&notice, Lang::En, "Sekisho");
+    assert!(en.starts_with("482913 "), "{en}");
+    assert!(en.contains("5 minutes"), "{en}");
+    let ja = render_sms(&notice, Lang::Ja, "Sekisho");
+    assert!(ja.starts_with("482913 "), "{ja}");
+    assert!(ja.contains("5 分"), "{ja}");
+}
+
+#[test]
+fn security_notices_name_the_method_in_the_language() {
+    let added = Notice::MfaEnabled {
+        method: MfaMethodName::BackupCodes,
+    };
+    assert!(render_email(&added, Lang::En, "S", "")
+        .body
+        .contains("second sign-in step was added to your account: backup codes."));
+    assert!(render_email(&added, Lang::Ja, "S", "")
+        .body
+        .contains("「バックアップコード」が追加されました"));
+    let few = render_email(&Notice::BackupCodeUsed { remaining: 1 }, Lang::En, "S", "");
+    assert!(
+        few.body.contains("You have 1 backup code left"),
+        "{}",
+        few.body
+    );
+    assert!(few.body.contains("create new backup codes"), "{}", few.body);
+    let many = render_email(&Notice::BackupCodeUsed { remaining: 8 }, Lang::Ja, "S", "");
+    assert!(
+        many.body.contains("残りのバックアップコードは 8 個です"),
+        "{}",
+        many.body
+    );
+    assert!(!many.body.contains("少なくなっています"), "{}", many.body);
+    assert_eq!(
+        Notice::BackupCodesRegenerated.kind(),
+        "backup_codes_regenerated"
+    );
+}
