@@ -2,7 +2,6 @@
 //! live here so that an empty file is a valid (if useless) configuration.
 use crate::values::{Action, Factor, HttpMethod, HumanDuration, Lang};
 pub use crate::notify::{EmailSection, EmailTransportKind, SmsFields, SmsSection, SmtpSection};
-use crate::values::{Action, HttpMethod, HumanDuration, Lang};
 use ipnet::IpNet;
 use serde::Deserialize;
 

@@ -78,7 +78,6 @@ pub struct CodeSetupPage<'a> {
 }
 
 pub struct MethodRow {
-    pub key: &'static str,
     pub label: &'static str,
     pub on: bool,
     pub detail: String,

@@ -108,7 +108,6 @@ async fn render_overview(ctx: &UiContext, x: &Ready, notice: Option<String>, err
     let e = &x.enrollment;
     let row = |f: Factor, method: MfaMethod, on: bool, detail: String| {
         (factor_available(ctx, f) || on).then(|| MethodRow {
-            key: method.as_str(),
             label: method_name(m, method),
             on,
             detail,
