@@ -23,8 +23,12 @@ pub use redis_store::RedisCounterStore;
 pub trait CounterStore: Send + Sync + 'static {
     async fn put(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), StoreError>;
     /// Stores only when the key is absent; returns whether it stored.
-    async fn put_if_absent(&self, key: &str, value: &[u8], ttl_secs: u64)
-        -> Result<bool, StoreError>;
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl_secs: u64,
+    ) -> Result<bool, StoreError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Deletes the key; true only for the one caller that removed it.
     async fn take(&self, key: &str) -> Result<bool, StoreError>;

@@ -153,7 +153,8 @@ impl fmt::Debug for EventLog {
     }
 }
 
-const EVENT_COLUMNS: &str = "at, user_id, email, kind, success, reason, method, ip, user_agent, detail";
+const EVENT_COLUMNS: &str =
+    "at, user_id, email, kind, success, reason, method, ip, user_agent, detail";
 
 impl EventLog {
     pub(crate) fn new(pool: AnyPool) -> Self {
@@ -180,7 +181,11 @@ impl EventLog {
     }
 
     /// The user's latest events, newest first.
-    pub async fn recent_for_user(&self, user_id: &str, limit: i64) -> Result<Vec<AuthEvent>, AuthError> {
+    pub async fn recent_for_user(
+        &self,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AuthEvent>, AuthError> {
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM auth_events WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
         ))

@@ -150,19 +150,21 @@ impl FactorStore {
 
     pub async fn enrollment(&self, user_id: &str) -> Result<Enrollment, AuthError> {
         let mut e = Enrollment::default();
-        if let Some(row) =
-            sqlx::query("SELECT confirmed_at FROM mfa_totp WHERE user_id = $1 AND secret_sealed IS NOT NULL")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?
+        if let Some(row) = sqlx::query(
+            "SELECT confirmed_at FROM mfa_totp WHERE user_id = $1 AND secret_sealed IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?
         {
             e.totp_confirmed_at = row.try_get("confirmed_at")?;
         }
-        if let Some(row) =
-            sqlx::query("SELECT email_enabled, phone, preferred FROM mfa_settings WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?
+        if let Some(row) = sqlx::query(
+            "SELECT email_enabled, phone, preferred FROM mfa_settings WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?
         {
             e.email_enabled = row.try_get::<i64, _>("email_enabled")? != 0;
             e.phone = row.try_get("phone")?;
@@ -214,10 +216,11 @@ impl FactorStore {
     }
 
     pub async fn sealed_totp(&self, user_id: &str) -> Result<SealedTotp, AuthError> {
-        let row = sqlx::query("SELECT secret_sealed, pending_sealed FROM mfa_totp WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT secret_sealed, pending_sealed FROM mfa_totp WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(r) => SealedTotp {
                 user_id: user_id.to_string(),
@@ -277,9 +280,11 @@ impl FactorStore {
 
     /// Every stored TOTP secret, for key rotation.
     pub async fn all_sealed_totp(&self) -> Result<Vec<SealedTotp>, AuthError> {
-        let rows = sqlx::query("SELECT user_id, secret_sealed, pending_sealed FROM mfa_totp ORDER BY user_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT user_id, secret_sealed, pending_sealed FROM mfa_totp ORDER BY user_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(SealedTotp {
@@ -340,7 +345,11 @@ impl FactorStore {
         Ok(())
     }
 
-    pub async fn set_preferred(&self, user_id: &str, method: Option<MfaMethod>) -> Result<(), AuthError> {
+    pub async fn set_preferred(
+        &self,
+        user_id: &str,
+        method: Option<MfaMethod>,
+    ) -> Result<(), AuthError> {
         self.ensure_settings_row(user_id).await?;
         sqlx::query("UPDATE mfa_settings SET preferred = $2 WHERE user_id = $1")
             .bind(user_id)
@@ -365,12 +374,14 @@ impl FactorStore {
             .execute(&mut *tx)
             .await?;
         for h in hashes {
-            sqlx::query("INSERT INTO backup_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(user_id)
-                .bind(h)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO backup_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(h)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -404,7 +415,11 @@ impl FactorStore {
 
     // --- trusted browsers ---
 
-    pub async fn add_trusted_device(&self, d: &TrustedDevice, token_hash: &str) -> Result<(), AuthError> {
+    pub async fn add_trusted_device(
+        &self,
+        d: &TrustedDevice,
+        token_hash: &str,
+    ) -> Result<(), AuthError> {
         sqlx::query(
             "INSERT INTO trusted_devices (id, user_id, token_hash, ua_summary, ip, created_at, last_used_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -483,7 +498,12 @@ impl FactorStore {
     /// Removes every factor (an MFA reset); the caller bumps the credential version.
     pub async fn reset_all(&self, user_id: &str) -> Result<(), AuthError> {
         let mut tx = self.pool.begin().await?;
-        for table in ["mfa_totp", "mfa_settings", "backup_codes", "trusted_devices"] {
+        for table in [
+            "mfa_totp",
+            "mfa_settings",
+            "backup_codes",
+            "trusted_devices",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                 .bind(user_id)
                 .execute(&mut *tx)

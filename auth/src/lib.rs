@@ -23,15 +23,15 @@ pub mod session;
 mod token;
 
 pub use account::{AccountStore, Email, NewUser, User};
-pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
-pub use mfa_service::{
-    BackupOutcome, CodeChannel, CodeOutcome, IssueOutcome, MfaService, RotationReport, TotpEnrollment,
-    TotpOutcome,
-};
+pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
+pub use error::{AuthError, StoreError};
 pub use events::{AuthEvent, EventKind, EventLog, Reason};
 pub use factors::{Enrollment, FactorStore, MfaMethod, SealedTotp, TrustedDevice};
-pub use error::{AuthError, StoreError};
+pub use mfa_service::{
+    BackupOutcome, CodeChannel, CodeOutcome, IssueOutcome, MfaService, RotationReport,
+    TotpEnrollment, TotpOutcome,
+};
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
 pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,

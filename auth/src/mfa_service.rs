@@ -51,7 +51,10 @@ pub enum TotpOutcome {
     Accepted,
     Replayed,
     /// The device clock is off by about this many minutes (negative = slow).
-    Drift { minutes: i64, steps: i64 },
+    Drift {
+        minutes: i64,
+        steps: i64,
+    },
     Invalid,
     Malformed,
     NotEnrolled,
@@ -68,7 +71,9 @@ pub enum IssueOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeOutcome {
     Accepted,
-    Invalid { attempts_left: u32 },
+    Invalid {
+        attempts_left: u32,
+    },
     Expired,
     TooManyAttempts,
     /// No code was sent (or it was used already).
@@ -201,7 +206,9 @@ impl MfaService {
             Some(p) => TotpSecret::from_bytes(self.keyring.open(p, user_id.as_bytes())?.to_vec())?,
             None => {
                 let secret = TotpSecret::generate();
-                let sealed = self.keyring.seal(secret.expose_bytes(), user_id.as_bytes())?;
+                let sealed = self
+                    .keyring
+                    .seal(secret.expose_bytes(), user_id.as_bytes())?;
                 self.factors
                     .put_pending_totp(user_id, &sealed, self.clock.now())
                     .await?;
@@ -218,21 +225,24 @@ impl MfaService {
         let Some(pending) = sealed.pending else {
             return Ok(TotpOutcome::NotEnrolled);
         };
-        let secret = TotpSecret::from_bytes(self.keyring.open(&pending, user_id.as_bytes())?.to_vec())?;
-        Ok(match verify_totp(&secret, code, self.clock.now(), &self.totp) {
-            TotpCheck::Valid { step } => {
-                if self
-                    .factors
-                    .confirm_pending_totp(user_id, &pending, step, self.clock.now())
-                    .await?
-                {
-                    TotpOutcome::Accepted
-                } else {
-                    TotpOutcome::Replayed
+        let secret =
+            TotpSecret::from_bytes(self.keyring.open(&pending, user_id.as_bytes())?.to_vec())?;
+        Ok(
+            match verify_totp(&secret, code, self.clock.now(), &self.totp) {
+                TotpCheck::Valid { step } => {
+                    if self
+                        .factors
+                        .confirm_pending_totp(user_id, &pending, step, self.clock.now())
+                        .await?
+                    {
+                        TotpOutcome::Accepted
+                    } else {
+                        TotpOutcome::Replayed
+                    }
                 }
-            }
-            other => self.refusal(other),
-        })
+                other => self.refusal(other),
+            },
+        )
     }
 
     /// Checks a code against the active secret; each time step is accepted once.
@@ -241,17 +251,20 @@ impl MfaService {
         let Some(active) = sealed.active else {
             return Ok(TotpOutcome::NotEnrolled);
         };
-        let secret = TotpSecret::from_bytes(self.keyring.open(&active, user_id.as_bytes())?.to_vec())?;
-        Ok(match verify_totp(&secret, code, self.clock.now(), &self.totp) {
-            TotpCheck::Valid { step } => {
-                if self.factors.accept_totp_step(user_id, step).await? {
-                    TotpOutcome::Accepted
-                } else {
-                    TotpOutcome::Replayed
+        let secret =
+            TotpSecret::from_bytes(self.keyring.open(&active, user_id.as_bytes())?.to_vec())?;
+        Ok(
+            match verify_totp(&secret, code, self.clock.now(), &self.totp) {
+                TotpCheck::Valid { step } => {
+                    if self.factors.accept_totp_step(user_id, step).await? {
+                        TotpOutcome::Accepted
+                    } else {
+                        TotpOutcome::Replayed
+                    }
                 }
-            }
-            other => self.refusal(other),
-        })
+                other => self.refusal(other),
+            },
+        )
     }
 
     fn refusal(&self, check: TotpCheck) -> TotpOutcome {
@@ -316,7 +329,9 @@ impl MfaService {
             target: target.map(str::to_string),
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        self.counters.take(&Self::attempts_key(channel, user_id)).await?;
+        self.counters
+            .take(&Self::attempts_key(channel, user_id))
+            .await?;
         self.counters.put(&key, &bytes, ttl + 60).await?;
         Ok(IssueOutcome::Issued(code))
     }
@@ -328,10 +343,14 @@ impl MfaService {
         user_id: &str,
         channel: CodeChannel,
     ) -> Result<Option<String>, AuthError> {
-        Ok(match self.counters.get(&Self::code_key(channel, user_id)).await? {
-            Some(raw) => serde_json::from_slice::<CodeRecord>(&raw).ok().and_then(|r| r.target),
-            None => None,
-        })
+        Ok(
+            match self.counters.get(&Self::code_key(channel, user_id)).await? {
+                Some(raw) => serde_json::from_slice::<CodeRecord>(&raw)
+                    .ok()
+                    .and_then(|r| r.target),
+                None => None,
+            },
+        )
     }
 
     /// Checks a code: at most `code_attempts` tries, then the code is void; a right
@@ -358,7 +377,10 @@ impl MfaService {
         let limit = u64::from(self.settings.code_attempts);
         let attempt = self
             .counters
-            .incr(&Self::attempts_key(channel, user_id), self.settings.code_ttl.as_secs() + 60)
+            .incr(
+                &Self::attempts_key(channel, user_id),
+                self.settings.code_ttl.as_secs() + 60,
+            )
             .await?;
         if attempt > limit {
             self.counters.take(&key).await?;
@@ -367,7 +389,9 @@ impl MfaService {
         let expected = self.mac(channel, user_id, record.target.as_deref(), &code);
         if constant_time_eq(expected.as_bytes(), record.mac.as_bytes()) {
             return Ok(if self.counters.take(&key).await? {
-                self.counters.take(&Self::attempts_key(channel, user_id)).await?;
+                self.counters
+                    .take(&Self::attempts_key(channel, user_id))
+                    .await?;
                 CodeOutcome::Accepted
             } else {
                 CodeOutcome::NoCode
@@ -385,7 +409,10 @@ impl MfaService {
     // --- backup codes ---
 
     /// A fresh set of codes to show once; the old set stops working.
-    pub async fn regenerate_backup_codes(&self, user_id: &str) -> Result<Vec<BackupCode>, AuthError> {
+    pub async fn regenerate_backup_codes(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<BackupCode>, AuthError> {
         let codes = generate_backup_codes();
         let hashes: Vec<String> = codes
             .iter()
@@ -393,7 +420,9 @@ impl MfaService {
             .map(|n| backup_code_hash(user_id, &n))
             .collect();
         if hashes.len() != codes.len() {
-            return Err(AuthError::Invalid("generated backup code failed to normalise".into()));
+            return Err(AuthError::Invalid(
+                "generated backup code failed to normalise".into(),
+            ));
         }
         self.factors
             .replace_backup_codes(user_id, &hashes, self.clock.now())
@@ -402,7 +431,11 @@ impl MfaService {
     }
 
     /// Spends a backup code; the answer is given only after it is marked used.
-    pub async fn use_backup_code(&self, user_id: &str, input: &str) -> Result<BackupOutcome, AuthError> {
+    pub async fn use_backup_code(
+        &self,
+        user_id: &str,
+        input: &str,
+    ) -> Result<BackupOutcome, AuthError> {
         let Some(normalized) = normalize_backup_code(input) else {
             return Ok(BackupOutcome::Malformed);
         };
@@ -461,7 +494,9 @@ impl MfaService {
     }
 
     pub async fn trusted_devices(&self, user_id: &str) -> Result<Vec<TrustedDevice>, AuthError> {
-        self.factors.list_trusted_devices(user_id, self.clock.now()).await
+        self.factors
+            .list_trusted_devices(user_id, self.clock.now())
+            .await
     }
 
     // --- keys ---
@@ -473,8 +508,14 @@ impl MfaService {
             already_current: 0,
         };
         for old in self.factors.all_sealed_totp().await? {
-            let current = old.active.as_deref().is_none_or(|s| self.keyring.is_current(s))
-                && old.pending.as_deref().is_none_or(|s| self.keyring.is_current(s));
+            let current = old
+                .active
+                .as_deref()
+                .is_none_or(|s| self.keyring.is_current(s))
+                && old
+                    .pending
+                    .as_deref()
+                    .is_none_or(|s| self.keyring.is_current(s));
             if current {
                 report.already_current += 1;
                 continue;
@@ -499,7 +540,9 @@ impl MfaService {
 }
 
 fn device_hash(token: &str) -> String {
-    hex(&Sha256::digest(format!("sekisho-device-v1\0{token}").as_bytes()))
+    hex(&Sha256::digest(
+        format!("sekisho-device-v1\0{token}").as_bytes(),
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,10 +1,10 @@
 //! File → schema → validated [`Settings`], with environment overrides for secrets.
 use crate::error::ConfigError;
 use crate::model::*;
-use crate::values::FactorSet;
 use crate::schema::{FileConfig, RuleSection, SiteSection};
 use crate::secret::{SecretBytes, SecretString};
 use crate::values::Action;
+use crate::values::FactorSet;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -481,7 +481,12 @@ impl Validator<'_> {
     }
 
     /// A key from `ENV` / `ENV_FILE`, else from the configured file.
-    fn key_material(&self, env: &str, file_key: &str, file: Option<&str>) -> R<Option<SecretBytes>> {
+    fn key_material(
+        &self,
+        env: &str,
+        file_key: &str,
+        file: Option<&str>,
+    ) -> R<Option<SecretBytes>> {
         match self.env_secret(env)? {
             Some(raw) => self.parse_key(env, raw).map(Some),
             None => file.map(|path| self.key_file(file_key, path)).transpose(),

@@ -128,7 +128,8 @@ impl MfaSettings {
             code_attempts: m.code_attempts,
             code_resend_after: m.code_resend_after.0,
             codes_per_hour: m.codes_per_hour,
-            trusted_device_for: (!m.trusted_device_for.0.is_zero()).then_some(m.trusted_device_for.0),
+            trusted_device_for: (!m.trusted_device_for.0.is_zero())
+                .then_some(m.trusted_device_for.0),
             reauth_within: m.reauth_within.0,
         }
     }
@@ -137,7 +138,8 @@ impl MfaSettings {
 impl Validator<'_> {
     pub(crate) fn mfa(&self, m: MfaSection, ui: &UiSettings) -> R<MfaSettings> {
         if let Some(issuer) = &m.issuer {
-            if issuer.trim().is_empty() || issuer.len() > 64 || issuer.chars().any(char::is_control) {
+            if issuer.trim().is_empty() || issuer.len() > 64 || issuer.chars().any(char::is_control)
+            {
                 return Err(self.err("mfa.issuer", "1–64 printable characters"));
             }
         }

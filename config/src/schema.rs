@@ -1,7 +1,7 @@
 //! The TOML file as written by operators. Every table rejects unknown keys; defaults
 //! live here so that an empty file is a valid (if useless) configuration.
-use crate::values::{Action, Factor, HttpMethod, HumanDuration, Lang};
 pub use crate::notify::{EmailSection, EmailTransportKind, SmsFields, SmsSection, SmtpSection};
+use crate::values::{Action, Factor, HttpMethod, HumanDuration, Lang};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub rules: Vec<RuleSection>,
     #[serde(default)]
     pub mfa: crate::mfa::MfaSection,
+    #[serde(default)]
     pub email: EmailSection,
     #[serde(default)]
     pub sms: SmsSection,

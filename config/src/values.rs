@@ -187,7 +187,10 @@ impl FactorSet {
     }
     /// `totp,backup_code`: for URLs and messages.
     pub fn to_list(self) -> String {
-        self.iter().map(Factor::as_str).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(Factor::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     }
     /// Parses `to_list` output, ignoring unknown names.
     pub fn from_list(s: &str) -> Self {

@@ -14,8 +14,8 @@ use sekisho_auth::{
     SessionTimeouts,
 };
 use sekisho_config::{DatabaseKind, SecretBytes, SessionStoreKind, Settings};
-use sekisho_notify::Notifier;
 use sekisho_login_ui::{UiConfig, UiContext};
+use sekisho_notify::Notifier;
 use sekisho_policy::Policy;
 use std::fmt;
 use std::sync::Arc;
@@ -146,7 +146,10 @@ impl App {
                 k
             }
         };
-        let keyring = Keyring::new(&encryption_key(&settings)?, &settings.previous_encryption_keys);
+        let keyring = Keyring::new(
+            &encryption_key(&settings)?,
+            &settings.previous_encryption_keys,
+        );
         let otp_key = SecretBytes::new(derive(&key, b"sekisho/one-time-code-mac/v1"))
             .ok_or_else(|| AppError::Startup("key derivation failed".into()))?;
         let mfa = Arc::new(MfaService::new(
@@ -233,7 +236,6 @@ pub fn encryption_key(settings: &Settings) -> Result<SecretBytes, AppError> {
         return SecretBytes::new(k).ok_or_else(|| AppError::Startup("random key".into()));
     }
     let file = std::path::Path::new(path).with_extension("key");
-    crate::keyfile::load_or_create(&file).map_err(|e| {
-        AppError::Startup(format!("encryption key file {}: {e}", file.display()))
-    })
+    crate::keyfile::load_or_create(&file)
+        .map_err(|e| AppError::Startup(format!("encryption key file {}: {e}", file.display())))
 }

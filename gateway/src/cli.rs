@@ -6,9 +6,7 @@ use sekisho_auth::{
     AccountStore, AuthError, Email, MemoryCounterStore, MfaService, NewUser, PasswordHash,
     PasswordHasher, PasswordInput, RedisSessionStore, SystemClock,
 };
-use sekisho_config::{
-    load_file, redact_url, ProcessEnv, SecretBytes, SessionStoreKind, Settings,
-};
+use sekisho_config::{load_file, redact_url, ProcessEnv, SecretBytes, SessionStoreKind, Settings};
 use sekisho_policy::{Policy, RequestFacts, Subject};
 use std::io::{BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr};
@@ -404,9 +402,7 @@ fn rotate_keys(c: &ConfigArg) -> CliResult {
     })?;
     println!(
         "re-encrypted {} TOTP secret(s); {} already used the current key (id {})",
-        report.resealed,
-        report.already_current,
-        key_id
+        report.resealed, report.already_current, key_id
     );
     Ok(())
 }

@@ -129,6 +129,7 @@ mod tests {
             groups: vec!["admins".into(), "staff".into()],
             level: sekisho_auth::AuthLevel::Password,
             mfa_at: None,
+            mfa_method: None,
             created_at: 0,
             last_seen: 0,
             ip: None,

@@ -15,7 +15,10 @@ pub fn load_or_create(path: &Path) -> Result<SecretBytes, String> {
 fn parse(hex: &str) -> Result<SecretBytes, String> {
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect();
     bytes
         .and_then(SecretBytes::new)

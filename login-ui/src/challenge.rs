@@ -3,7 +3,7 @@
 //! a new session id at level `mfa`, an optional trusted-browser cookie, notices.
 use crate::form::Form;
 use crate::handlers::{
-    add_cookie, base_cookie, check_form, csrf_nonce, current_session, html, read, rd_or_default,
+    add_cookie, base_cookie, check_form, csrf_nonce, current_session, html, rd_or_default, read,
     see_other, Ctx, Req,
 };
 use crate::i18n::{fill, MfaTexts};
@@ -44,7 +44,8 @@ impl Target {
 
     /// `rd=…&methods=…` for links between the challenge pages.
     pub(crate) fn query(&self) -> String {
-        let rd = percent_encoding::utf8_percent_encode(&self.rd, percent_encoding::NON_ALPHANUMERIC);
+        let rd =
+            percent_encoding::utf8_percent_encode(&self.rd, percent_encoding::NON_ALPHANUMERIC);
         if self.allowed.is_all() {
             format!("rd={rd}")
         } else {
@@ -92,7 +93,11 @@ pub(crate) fn factor_available(ctx: &UiContext, f: Factor) -> bool {
 }
 
 /// The user's methods this page accepts, preferred first.
-pub(crate) fn usable_methods(ctx: &UiContext, e: &Enrollment, allowed: FactorSet) -> Vec<MfaMethod> {
+pub(crate) fn usable_methods(
+    ctx: &UiContext,
+    e: &Enrollment,
+    allowed: FactorSet,
+) -> Vec<MfaMethod> {
     e.methods()
         .into_iter()
         .filter(|m| factor_of(*m).is_some_and(|f| allowed.contains(f) && factor_available(ctx, f)))
@@ -126,7 +131,14 @@ fn client_ip(r: &Req) -> Option<String> {
     r.client.as_ref().map(|c| c.ip.to_string())
 }
 
-pub(crate) fn event(r: &Req, s: &Session, now: i64, kind: EventKind, ok: bool, reason: Reason) -> AuthEvent {
+pub(crate) fn event(
+    r: &Req,
+    s: &Session,
+    now: i64,
+    kind: EventKind,
+    ok: bool,
+    reason: Reason,
+) -> AuthEvent {
     AuthEvent::new(now, kind, ok, reason)
         .user(&s.user_id, &s.email)
         .client(client_ip(r).as_deref(), user_agent(r))
@@ -185,13 +197,27 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
         tracing::warn!(error = %e, "could not record the sign-in time");
     }
     ctx.mfa
-        .record(event(r, &session, now, EventKind::Password, true, Reason::Ok))
+        .record(event(
+            r,
+            &session,
+            now,
+            EventKind::Password,
+            true,
+            Reason::Ok,
+        ))
         .await;
     if method == Some(MfaMethod::TrustedDevice) {
         ctx.mfa
             .record(
-                event(r, &session, now, EventKind::SecondFactor, true, Reason::TrustedDevice)
-                    .method(MfaMethod::TrustedDevice),
+                event(
+                    r,
+                    &session,
+                    now,
+                    EventKind::SecondFactor,
+                    true,
+                    Reason::TrustedDevice,
+                )
+                .method(MfaMethod::TrustedDevice),
             )
             .await;
     }
@@ -208,7 +234,11 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
     let mut resp = see_other(&location);
     add_cookie(
         &mut resp,
-        &base_cookie(ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()),
+        &base_cookie(
+            ctx,
+            &ctx.config.session_cookie,
+            id.as_cookie_value().to_string(),
+        ),
     );
     resp
 }
@@ -292,7 +322,8 @@ async fn prepare(
     target: &Target,
 ) -> Result<(SessionKey, Arc<Session>, Enrollment, Vec<MfaMethod>), Response> {
     let Some((key, session)) = current_session(ctx, r).await? else {
-        let rd = percent_encoding::utf8_percent_encode(&target.rd, percent_encoding::NON_ALPHANUMERIC);
+        let rd =
+            percent_encoding::utf8_percent_encode(&target.rd, percent_encoding::NON_ALPHANUMERIC);
         return Err(see_other(&format!("{}login?rd={rd}", ctx.config.prefix)));
     };
     let enrollment = ctx.mfa.enrollment(&session.user_id).await.map_err(|e| {
@@ -307,7 +338,11 @@ async fn prepare(
 /// accepts: say which methods would do.
 fn no_method(ctx: &UiContext, r: &Req, target: &Target, enrollment: &Enrollment) -> Response {
     if !enrollment.is_enrolled() && factor_available(ctx, Factor::Totp) {
-        return see_other(&format!("{}settings/totp?{}", ctx.config.prefix, target.query()));
+        return see_other(&format!(
+            "{}settings/totp?{}",
+            ctx.config.prefix,
+            target.query()
+        ));
     }
     let m = crate::i18n::mfa_texts(r.lang);
     let list = target
@@ -350,8 +385,14 @@ pub async fn challenge_form(State(ctx): Ctx, req: Request) -> Response {
         .and_then(MfaMethod::parse)
         .filter(|m| usable.contains(m))
         .unwrap_or(first);
-    Challenge { ctx: &ctx, r: &r, session: &session, target: &target, usable: &usable }
-        .page(method, Feedback::default())
+    Challenge {
+        ctx: &ctx,
+        r: &r,
+        session: &session,
+        target: &target,
+        usable: &usable,
+    }
+    .page(method, Feedback::default())
 }
 
 /// `POST {prefix}mfa/send`: e-mails or texts a one-time code.
@@ -377,7 +418,13 @@ pub async fn send_code(State(ctx): Ctx, req: Request) -> Response {
     else {
         return r.error(&ctx, ErrorKind::BadRequest);
     };
-    let ch = Challenge { ctx: &ctx, r: &r, session: &session, target: &target, usable: &usable };
+    let ch = Challenge {
+        ctx: &ctx,
+        r: &r,
+        session: &session,
+        target: &target,
+        usable: &usable,
+    };
     let destination = match method {
         MfaMethod::Sms => enrollment.phone.clone(),
         _ => None,
@@ -396,62 +443,139 @@ pub(crate) async fn deliver_code(
     bind_to: Option<&str>,
 ) -> Feedback {
     let m = crate::i18n::mfa_texts(r.lang);
-    let channel = if method == MfaMethod::Sms { CodeChannel::Sms } else { CodeChannel::Email };
+    let channel = if method == MfaMethod::Sms {
+        CodeChannel::Sms
+    } else {
+        CodeChannel::Email
+    };
     let now = ctx.mfa.now();
     let issued = match ctx.mfa.issue_code(&session.user_id, channel, bind_to).await {
         Ok(i) => i,
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "could not issue a code");
-            return Feedback { error: Some(m.err_send_failed.into()), status: Some(StatusCode::SERVICE_UNAVAILABLE), ..Feedback::default() };
+            return Feedback {
+                error: Some(m.err_send_failed.into()),
+                status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                ..Feedback::default()
+            };
         }
     };
     let code = match issued {
         IssueOutcome::Issued(code) => code,
         IssueOutcome::Cooldown(secs) => {
-            return Feedback { error: Some(fill(m.err_cooldown, &[("n", &secs.to_string())])), status: Some(StatusCode::TOO_MANY_REQUESTS), ..Feedback::default() };
+            return Feedback {
+                error: Some(fill(m.err_cooldown, &[("n", &secs.to_string())])),
+                status: Some(StatusCode::TOO_MANY_REQUESTS),
+                ..Feedback::default()
+            };
         }
         IssueOutcome::HourlyCap => {
-            ctx.mfa.record(event(r, session, now, EventKind::CodeSent, false, Reason::RateLimited).method(method)).await;
-            return Feedback { error: Some(m.err_hourly_cap.into()), status: Some(StatusCode::TOO_MANY_REQUESTS), ..Feedback::default() };
+            ctx.mfa
+                .record(
+                    event(
+                        r,
+                        session,
+                        now,
+                        EventKind::CodeSent,
+                        false,
+                        Reason::RateLimited,
+                    )
+                    .method(method),
+                )
+                .await;
+            return Feedback {
+                error: Some(m.err_hourly_cap.into()),
+                status: Some(StatusCode::TOO_MANY_REQUESTS),
+                ..Feedback::default()
+            };
         }
     };
     let minutes = (ctx.mfa.settings().code_ttl.as_secs() / 60).max(1) as u32;
-    let notice = Notice::SignInCode { code: code.expose(), valid_minutes: minutes };
+    let notice = Notice::SignInCode {
+        code: code.expose(),
+        valid_minutes: minutes,
+    };
     let sent = match (channel, phone) {
         (CodeChannel::Sms, Some(phone)) => ctx.notifier.send_sms(phone, r.lang, &notice).await,
         (CodeChannel::Sms, None) => Err(sekisho_notify::NotifyError::InvalidRecipient),
         (CodeChannel::Email, _) => {
-            let to = Recipient { email: &session.email, display_name: &session.display_name, lang: r.lang };
+            let to = Recipient {
+                email: &session.email,
+                display_name: &session.display_name,
+                lang: r.lang,
+            };
             ctx.notifier.send_email(&to, &notice).await
         }
     };
     match sent {
         Ok(()) => {
-            ctx.mfa.record(event(r, session, now, EventKind::CodeSent, true, Reason::Ok).method(method)).await;
+            ctx.mfa
+                .record(
+                    event(r, session, now, EventKind::CodeSent, true, Reason::Ok).method(method),
+                )
+                .await;
             let to = match channel {
                 CodeChannel::Email => mask_email(&session.email),
                 CodeChannel::Sms => mask_phone(phone.unwrap_or("")),
             };
-            Feedback { notice: Some(fill(m.code_sent, &[("to", &to), ("n", &minutes.to_string())])), ..Feedback::default() }
+            Feedback {
+                notice: Some(fill(
+                    m.code_sent,
+                    &[("to", &to), ("n", &minutes.to_string())],
+                )),
+                ..Feedback::default()
+            }
         }
         Err(e) => {
             tracing::warn!(error = %e, request_id = %r.request_id(), channel = ?channel, "could not send a one-time code");
-            ctx.mfa.record(event(r, session, now, EventKind::CodeSent, false, Reason::SendFailed).method(method)).await;
-            Feedback { error: Some(m.err_send_failed.into()), status: Some(StatusCode::BAD_GATEWAY), ..Feedback::default() }
+            ctx.mfa
+                .record(
+                    event(
+                        r,
+                        session,
+                        now,
+                        EventKind::CodeSent,
+                        false,
+                        Reason::SendFailed,
+                    )
+                    .method(method),
+                )
+                .await;
+            Feedback {
+                error: Some(m.err_send_failed.into()),
+                status: Some(StatusCode::BAD_GATEWAY),
+                ..Feedback::default()
+            }
         }
     }
 }
 
 /// The result of checking one submitted code.
 pub(crate) enum Verdict {
-    Accepted { backup_left: Option<usize> },
-    Refused { reason: Reason, message: String, detail: Option<String> },
+    Accepted {
+        backup_left: Option<usize>,
+    },
+    Refused {
+        reason: Reason,
+        message: String,
+        detail: Option<String>,
+    },
 }
 
 /// Checks `code` for `method` against the user's factors.
-pub(crate) async fn check(ctx: &UiContext, lang: Lang, user_id: &str, method: MfaMethod, code: &str) -> Result<Verdict, sekisho_auth::AuthError> {
+pub(crate) async fn check(
+    ctx: &UiContext,
+    lang: Lang,
+    user_id: &str,
+    method: MfaMethod,
+    code: &str,
+) -> Result<Verdict, sekisho_auth::AuthError> {
     let m = crate::i18n::mfa_texts(lang);
-    let refused = |reason, message: &str| Verdict::Refused { reason, message: message.to_string(), detail: None };
+    let refused = |reason, message: &str| Verdict::Refused {
+        reason,
+        message: message.to_string(),
+        detail: None,
+    };
     Ok(match method {
         MfaMethod::Totp => match ctx.mfa.verify_totp(user_id, code).await? {
             TotpOutcome::Accepted => Verdict::Accepted { backup_left: None },
@@ -459,16 +583,26 @@ pub(crate) async fn check(ctx: &UiContext, lang: Lang, user_id: &str, method: Mf
             TotpOutcome::Drift { minutes, steps } => Verdict::Refused {
                 reason: Reason::ClockDrift,
                 message: fill(
-                    if minutes < 0 { m.err_drift_slow } else { m.err_drift_fast },
+                    if minutes < 0 {
+                        m.err_drift_slow
+                    } else {
+                        m.err_drift_fast
+                    },
                     &[("n", &minutes.abs().max(1).to_string())],
                 ),
                 detail: Some(format!("drift_steps={steps}")),
             },
             TotpOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
-            TotpOutcome::Invalid | TotpOutcome::NotEnrolled => refused(Reason::InvalidOtp, m.err_invalid_code),
+            TotpOutcome::Invalid | TotpOutcome::NotEnrolled => {
+                refused(Reason::InvalidOtp, m.err_invalid_code)
+            }
         },
         MfaMethod::Email | MfaMethod::Sms => {
-            let ch = if method == MfaMethod::Sms { CodeChannel::Sms } else { CodeChannel::Email };
+            let ch = if method == MfaMethod::Sms {
+                CodeChannel::Sms
+            } else {
+                CodeChannel::Email
+            };
             match ctx.mfa.check_code(user_id, ch, code).await? {
                 CodeOutcome::Accepted => Verdict::Accepted { backup_left: None },
                 CodeOutcome::Invalid { attempts_left } => Verdict::Refused {
@@ -483,8 +617,12 @@ pub(crate) async fn check(ctx: &UiContext, lang: Lang, user_id: &str, method: Mf
             }
         }
         MfaMethod::BackupCode => match ctx.mfa.use_backup_code(user_id, code).await? {
-            BackupOutcome::Accepted { remaining } => Verdict::Accepted { backup_left: Some(remaining) },
-            BackupOutcome::Invalid | BackupOutcome::Malformed => refused(Reason::InvalidBackupCode, m.err_bad_backup),
+            BackupOutcome::Accepted { remaining } => Verdict::Accepted {
+                backup_left: Some(remaining),
+            },
+            BackupOutcome::Invalid | BackupOutcome::Malformed => {
+                refused(Reason::InvalidBackupCode, m.err_bad_backup)
+            }
         },
         MfaMethod::TrustedDevice => refused(Reason::InvalidOtp, m.err_invalid_code),
     })
@@ -507,32 +645,68 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    let Some(method) = form.get("m").and_then(MfaMethod::parse).filter(|m| usable.contains(m)) else {
+    let Some(method) = form
+        .get("m")
+        .and_then(MfaMethod::parse)
+        .filter(|m| usable.contains(m))
+    else {
         return r.error(&ctx, ErrorKind::BadRequest);
     };
     let now = ctx.mfa.now();
-    let verdict = match check(&ctx, r.lang, &session.user_id, method, form.get("code").unwrap_or("")).await {
+    let verdict = match check(
+        &ctx,
+        r.lang,
+        &session.user_id,
+        method,
+        form.get("code").unwrap_or(""),
+    )
+    .await
+    {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "second factor check failed");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    let ch = Challenge { ctx: &ctx, r: &r, session: &session, target: &target, usable: &usable };
+    let ch = Challenge {
+        ctx: &ctx,
+        r: &r,
+        session: &session,
+        target: &target,
+        usable: &usable,
+    };
     let backup_left = match verdict {
         Verdict::Accepted { backup_left } => backup_left,
-        Verdict::Refused { reason, message, detail } => {
-            let mut e = event(&r, &session, now, EventKind::SecondFactor, false, reason).method(method);
+        Verdict::Refused {
+            reason,
+            message,
+            detail,
+        } => {
+            let mut e =
+                event(&r, &session, now, EventKind::SecondFactor, false, reason).method(method);
             if let Some(d) = detail {
                 e = e.detail(d);
             }
             tracing::info!(request_id = %r.request_id(), user = %session.user_id, reason = %reason, "second factor refused");
             ctx.mfa.record(e).await;
-            return ch.page(method, Feedback { error: Some(message), status: Some(StatusCode::UNAUTHORIZED), ..Feedback::default() });
+            return ch.page(
+                method,
+                Feedback {
+                    error: Some(message),
+                    status: Some(StatusCode::UNAUTHORIZED),
+                    ..Feedback::default()
+                },
+            );
         }
     };
-    let reason = if backup_left.is_some() { Reason::BackupCodeUsed } else { Reason::Ok };
-    ctx.mfa.record(event(&r, &session, now, EventKind::SecondFactor, true, reason).method(method)).await;
+    let reason = if backup_left.is_some() {
+        Reason::BackupCodeUsed
+    } else {
+        Reason::Ok
+    };
+    ctx.mfa
+        .record(event(&r, &session, now, EventKind::SecondFactor, true, reason).method(method))
+        .await;
     let trust = form.get("trust") == Some("1");
     let mut resp = match elevate(&ctx, &r, &key, &session, method, trust, &target.rd).await {
         Ok(resp) => resp,
@@ -543,7 +717,12 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
         if remaining <= 3 {
             // Keep the new cookies, show the warning, then continue.
             let m = crate::i18n::mfa_texts(r.lang);
-            let cookies: Vec<_> = resp.headers().get_all(http::header::SET_COOKIE).iter().cloned().collect();
+            let cookies: Vec<_> = resp
+                .headers()
+                .get_all(http::header::SET_COOKIE)
+                .iter()
+                .cloned()
+                .collect();
             resp = html(
                 StatusCode::OK,
                 pages::render(&NoticePage {
@@ -573,17 +752,34 @@ pub(crate) async fn elevate(
     trust: bool,
     rd: &str,
 ) -> Result<Response, Response> {
-    let (id, _) = ctx.sessions.elevate(key, session, method).await.map_err(|e| {
-        tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
-        r.error(ctx, ErrorKind::Unavailable)
-    })?;
+    let (id, _) = ctx
+        .sessions
+        .elevate(key, session, method)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            r.error(ctx, ErrorKind::Unavailable)
+        })?;
     let mut resp = see_other(rd);
-    add_cookie(&mut resp, &base_cookie(ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()));
+    add_cookie(
+        &mut resp,
+        &base_cookie(
+            ctx,
+            &ctx.config.session_cookie,
+            id.as_cookie_value().to_string(),
+        ),
+    );
     if trust {
-        match ctx.mfa.trust_device(&session.user_id, user_agent(r), client_ip(r).as_deref()).await {
+        match ctx
+            .mfa
+            .trust_device(&session.user_id, user_agent(r), client_ip(r).as_deref())
+            .await
+        {
             Ok(Some((token, expires_at))) => {
                 let mut c = base_cookie(ctx, &ctx.config.device_cookie, token.to_string());
-                c.set_max_age(cookie::time::Duration::seconds((expires_at - ctx.mfa.now()).max(0)));
+                c.set_max_age(cookie::time::Duration::seconds(
+                    (expires_at - ctx.mfa.now()).max(0),
+                ));
                 add_cookie(&mut resp, &c);
             }
             Ok(None) => {}
@@ -603,7 +799,11 @@ pub(crate) fn notify(ctx: &UiContext, session: &Session, lang: Lang, notice: Not
     let notifier = ctx.notifier.clone();
     let (email, name) = (session.email.clone(), session.display_name.clone());
     tokio::spawn(async move {
-        let to = Recipient { email: &email, display_name: &name, lang };
+        let to = Recipient {
+            email: &email,
+            display_name: &name,
+            lang,
+        };
         if let Err(e) = notifier.send_email(&to, &notice).await {
             tracing::warn!(error = %e, "security notice not sent");
         }

@@ -350,7 +350,9 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
             };
             let mut e = AuthEvent::new(ctx.mfa.now(), EventKind::Password, false, reason).client(
                 r.client.as_ref().map(|c| c.ip.to_string()).as_deref(),
-                r.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()),
+                r.headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
             );
             if let Some(u) = &found {
                 e = e.user(&u.id, u.email.as_str());

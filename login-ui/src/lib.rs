@@ -8,10 +8,10 @@
 //! `Cache-Control: no-store`; every form carries a CSRF token and has its `Origin`
 //! checked.
 
+mod challenge;
 pub mod cookies;
 pub mod csrf;
 pub mod form;
-mod challenge;
 mod handlers;
 pub mod i18n;
 mod mfa_views;
@@ -23,8 +23,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
 use sekisho_auth::{AccountStore, MfaService, PasswordHasher, SessionService};
-use sekisho_notify::Notifier;
 use sekisho_config::{Lang, Settings, Site};
+use sekisho_notify::Notifier;
 use std::net::IpAddr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -197,18 +197,45 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
             &format!("{p}settings/totp"),
             get(settings::totp_form).post(settings::totp_confirm),
         )
-        .route(&format!("{p}settings/totp/remove"), post(settings::totp_remove))
+        .route(
+            &format!("{p}settings/totp/remove"),
+            post(settings::totp_remove),
+        )
         .route(&format!("{p}settings/email"), get(settings::email_form))
-        .route(&format!("{p}settings/email/send"), post(settings::email_send))
-        .route(&format!("{p}settings/email/confirm"), post(settings::email_confirm))
-        .route(&format!("{p}settings/email/remove"), post(settings::email_remove))
+        .route(
+            &format!("{p}settings/email/send"),
+            post(settings::email_send),
+        )
+        .route(
+            &format!("{p}settings/email/confirm"),
+            post(settings::email_confirm),
+        )
+        .route(
+            &format!("{p}settings/email/remove"),
+            post(settings::email_remove),
+        )
         .route(&format!("{p}settings/sms"), get(settings::sms_form))
         .route(&format!("{p}settings/sms/send"), post(settings::sms_send))
-        .route(&format!("{p}settings/sms/confirm"), post(settings::sms_confirm))
-        .route(&format!("{p}settings/sms/remove"), post(settings::sms_remove))
-        .route(&format!("{p}settings/backup"), post(settings::backup_regenerate))
-        .route(&format!("{p}settings/devices/revoke"), post(settings::device_revoke))
-        .route(&format!("{p}settings/sessions/revoke"), post(settings::session_revoke))
+        .route(
+            &format!("{p}settings/sms/confirm"),
+            post(settings::sms_confirm),
+        )
+        .route(
+            &format!("{p}settings/sms/remove"),
+            post(settings::sms_remove),
+        )
+        .route(
+            &format!("{p}settings/backup"),
+            post(settings::backup_regenerate),
+        )
+        .route(
+            &format!("{p}settings/devices/revoke"),
+            post(settings::device_revoke),
+        )
+        .route(
+            &format!("{p}settings/sessions/revoke"),
+            post(settings::session_revoke),
+        )
         .route(&format!("{p}static/sekisho.css"), get(handlers::stylesheet))
         .route(&format!("{p}static/sekisho.js"), get(handlers::script))
         .fallback(handlers::not_found)

@@ -56,16 +56,30 @@ async fn ready(ctx: &UiContext, req: Request, post: bool) -> Result<Ready, Respo
     };
     let here = format!("{}settings", ctx.config.prefix);
     let Some((key, session)) = current_session(ctx, &r).await? else {
-        return Err(see_other(&format!("{}login?rd={}", ctx.config.prefix, enc(&here))));
+        return Err(see_other(&format!(
+            "{}login?rd={}",
+            ctx.config.prefix,
+            enc(&here)
+        )));
     };
     if session.level == AuthLevel::Partial {
-        return Err(see_other(&format!("{}mfa?rd={}", ctx.config.prefix, enc(&here))));
+        return Err(see_other(&format!(
+            "{}mfa?rd={}",
+            ctx.config.prefix,
+            enc(&here)
+        )));
     }
     let enrollment = ctx.mfa.enrollment(&session.user_id).await.map_err(|e| {
         tracing::error!(error = %e, request_id = %r.request_id(), "could not read MFA enrolment");
         r.error(ctx, ErrorKind::Unavailable)
     })?;
-    Ok(Ready { r, form, key, session, enrollment })
+    Ok(Ready {
+        r,
+        form,
+        key,
+        session,
+        enrollment,
+    })
 }
 
 fn enc(s: &str) -> String {
@@ -86,7 +100,11 @@ fn require_recent_mfa(ctx: &UiContext, x: &Ready, back: &str) -> Result<(), Resp
     if fresh {
         Ok(())
     } else {
-        Err(see_other(&format!("{}mfa?rd={}", ctx.config.prefix, enc(back))))
+        Err(see_other(&format!(
+            "{}mfa?rd={}",
+            ctx.config.prefix,
+            enc(back)
+        )))
     }
 }
 
@@ -102,7 +120,12 @@ pub async fn overview(State(ctx): Ctx, req: Request) -> Response {
     }
 }
 
-async fn render_overview(ctx: &UiContext, x: &Ready, notice: Option<String>, error: Option<String>) -> Response {
+async fn render_overview(
+    ctx: &UiContext,
+    x: &Ready,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
     let r = &x.r;
     let m = mfa_texts(r.lang);
     let e = &x.enrollment;
@@ -114,9 +137,23 @@ async fn render_overview(ctx: &UiContext, x: &Ready, notice: Option<String>, err
             preferred: on && e.methods().first() == Some(&method),
         })
     };
-    let devices = ctx.mfa.trusted_devices(&x.session.user_id).await.unwrap_or_default();
-    let sessions = ctx.sessions.store().list_user(&x.session.user_id).await.unwrap_or_default();
-    let activity = ctx.mfa.events().recent_for_user(&x.session.user_id, 20).await.unwrap_or_default();
+    let devices = ctx
+        .mfa
+        .trusted_devices(&x.session.user_id)
+        .await
+        .unwrap_or_default();
+    let sessions = ctx
+        .sessions
+        .store()
+        .list_user(&x.session.user_id)
+        .await
+        .unwrap_or_default();
+    let activity = ctx
+        .mfa
+        .events()
+        .recent_for_user(&x.session.user_id, 20)
+        .await
+        .unwrap_or_default();
     let (nonce, new_cookie) = csrf_nonce(ctx, r);
     let token = csrf::token_for(ctx.csrf_key(), &nonce);
     let body = pages::render(&SettingsPage {
@@ -125,26 +162,53 @@ async fn render_overview(ctx: &UiContext, x: &Ready, notice: Option<String>, err
         notice,
         error,
         totp: row(Factor::Totp, MfaMethod::Totp, e.has_totp(), String::new()),
-        email: row(Factor::Email, MfaMethod::Email, e.email_enabled, if e.email_enabled { mask_email(&x.session.email) } else { String::new() }),
-        sms: row(Factor::Sms, MfaMethod::Sms, e.phone.is_some(), e.phone.as_deref().map(mask_phone).unwrap_or_default()),
+        email: row(
+            Factor::Email,
+            MfaMethod::Email,
+            e.email_enabled,
+            if e.email_enabled {
+                mask_email(&x.session.email)
+            } else {
+                String::new()
+            },
+        ),
+        sms: row(
+            Factor::Sms,
+            MfaMethod::Sms,
+            e.phone.is_some(),
+            e.phone.as_deref().map(mask_phone).unwrap_or_default(),
+        ),
         backup_status: e.is_enrolled().then(|| {
             if e.backup_total == 0 {
                 m.backup_none.to_string()
             } else {
-                fill(m.backup_status, &[("n", &e.backup_remaining.to_string()), ("m", &e.backup_total.to_string())])
+                fill(
+                    m.backup_status,
+                    &[
+                        ("n", &e.backup_remaining.to_string()),
+                        ("m", &e.backup_total.to_string()),
+                    ],
+                )
             }
         }),
         backup_warning: (e.is_enrolled() && e.backup_total > 0 && e.backup_remaining <= 3)
             .then(|| fill(m.backup_low, &[("n", &e.backup_remaining.to_string())])),
         devices: devices
             .into_iter()
-            .map(|d| DeviceRow { id: d.id, summary: d.ua_summary, last_used: when(d.last_used_at), expires: when(d.expires_at) })
+            .map(|d| DeviceRow {
+                id: d.id,
+                summary: d.ua_summary,
+                last_used: when(d.last_used_at),
+                expires: when(d.expires_at),
+            })
             .collect(),
         sessions: sessions
             .into_iter()
             .map(|(k, s)| SessionRow {
                 key: k.to_hex(),
-                summary: sekisho_auth::mfa_service::ua_summary(s.user_agent.as_deref().unwrap_or("")),
+                summary: sekisho_auth::mfa_service::ua_summary(
+                    s.user_agent.as_deref().unwrap_or(""),
+                ),
                 ip: s.ip.clone().unwrap_or_default(),
                 since: when(s.created_at),
                 current: k == x.key,
@@ -173,7 +237,15 @@ async fn render_overview(ctx: &UiContext, x: &Ready, notice: Option<String>, err
 
 // --- authenticator app ---
 
-fn totp_page(ctx: &UiContext, x: &Ready, target: &Target, svg: String, grouped: String, error: Option<String>, status: StatusCode) -> Response {
+fn totp_page(
+    ctx: &UiContext,
+    x: &Ready,
+    target: &Target,
+    svg: String,
+    grouped: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let r = &x.r;
     let (nonce, new_cookie) = csrf_nonce(ctx, r);
     let token = csrf::token_for(ctx.csrf_key(), &nonce);
@@ -195,8 +267,18 @@ fn totp_page(ctx: &UiContext, x: &Ready, target: &Target, svg: String, grouped: 
     resp
 }
 
-async fn show_totp(ctx: &UiContext, x: &Ready, target: &Target, error: Option<String>, status: StatusCode) -> Response {
-    let enrolment = match ctx.mfa.totp_enrollment(&x.session.user_id, &x.session.email).await {
+async fn show_totp(
+    ctx: &UiContext,
+    x: &Ready,
+    target: &Target,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let enrolment = match ctx
+        .mfa
+        .totp_enrollment(&x.session.user_id, &x.session.email)
+        .await
+    {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, request_id = %x.r.request_id(), "could not start TOTP enrolment");
@@ -210,7 +292,15 @@ async fn show_totp(ctx: &UiContext, x: &Ready, target: &Target, error: Option<St
             String::new()
         }
     };
-    totp_page(ctx, x, target, svg, enrolment.secret.grouped_base32().to_string(), error, status)
+    totp_page(
+        ctx,
+        x,
+        target,
+        svg,
+        enrolment.secret.grouped_base32().to_string(),
+        error,
+        status,
+    )
 }
 
 fn setup_target(ctx: &UiContext, form: &Form) -> Target {
@@ -231,7 +321,11 @@ pub async fn totp_form(State(ctx): Ctx, req: Request) -> Response {
         return x.r.error(&ctx, ErrorKind::NotFound);
     }
     let target = setup_target(&ctx, &x.form);
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &format!("{}settings/totp?{}", ctx.config.prefix, target.query())) {
+    if let Err(resp) = require_recent_mfa(
+        &ctx,
+        &x,
+        &format!("{}settings/totp?{}", ctx.config.prefix, target.query()),
+    ) {
         return resp;
     }
     show_totp(&ctx, &x, &target, None, StatusCode::OK).await
@@ -249,7 +343,11 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
     }
     let m = mfa_texts(x.r.lang);
     let now = ctx.mfa.now();
-    let outcome = match ctx.mfa.confirm_totp(&x.session.user_id, x.form.get("code").unwrap_or("")).await {
+    let outcome = match ctx
+        .mfa
+        .confirm_totp(&x.session.user_id, x.form.get("code").unwrap_or(""))
+        .await
+    {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, request_id = %x.r.request_id(), "TOTP confirmation failed");
@@ -260,7 +358,14 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
         TotpOutcome::Accepted => None,
         TotpOutcome::Drift { minutes, steps } => Some((
             Reason::ClockDrift,
-            fill(if minutes < 0 { m.err_drift_slow } else { m.err_drift_fast }, &[("n", &minutes.abs().max(1).to_string())]),
+            fill(
+                if minutes < 0 {
+                    m.err_drift_slow
+                } else {
+                    m.err_drift_fast
+                },
+                &[("n", &minutes.abs().max(1).to_string())],
+            ),
             Some(format!("drift_steps={steps}")),
         )),
         TotpOutcome::Malformed => Some((Reason::InvalidOtp, m.err_malformed.to_string(), None)),
@@ -269,15 +374,35 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
         }
     };
     if let Some((reason, message, detail)) = refusal {
-        let mut e = event(&x.r, &x.session, now, EventKind::Enrollment, false, reason).method(MfaMethod::Totp);
+        let mut e = event(&x.r, &x.session, now, EventKind::Enrollment, false, reason)
+            .method(MfaMethod::Totp);
         if let Some(d) = detail {
             e = e.detail(d);
         }
         ctx.mfa.record(e).await;
         return show_totp(&ctx, &x, &target, Some(message), StatusCode::UNAUTHORIZED).await;
     }
-    ctx.mfa.record(event(&x.r, &x.session, now, EventKind::Enrollment, true, Reason::Enrolled).method(MfaMethod::Totp)).await;
-    notify(&ctx, &x.session, x.r.lang, Notice::MfaEnabled { method: MfaMethodName::Totp });
+    ctx.mfa
+        .record(
+            event(
+                &x.r,
+                &x.session,
+                now,
+                EventKind::Enrollment,
+                true,
+                Reason::Enrolled,
+            )
+            .method(MfaMethod::Totp),
+        )
+        .await;
+    notify(
+        &ctx,
+        &x.session,
+        x.r.lang,
+        Notice::MfaEnabled {
+            method: MfaMethodName::Totp,
+        },
+    );
     enrolled(&ctx, &x, MfaMethod::Totp, &target.rd).await
 }
 
@@ -288,10 +413,16 @@ async fn enrolled(ctx: &UiContext, x: &Ready, method: MfaMethod, rd: &str) -> Re
         Ok(resp) => resp,
         Err(resp) => return resp,
     };
-    let first = !x.enrollment.is_enrolled() && ctx.mfa.settings().factors.contains(Factor::BackupCode);
+    let first =
+        !x.enrollment.is_enrolled() && ctx.mfa.settings().factors.contains(Factor::BackupCode);
     if first {
         let m = mfa_texts(x.r.lang);
-        let cookies: Vec<_> = resp.headers().get_all(http::header::SET_COOKIE).iter().cloned().collect();
+        let cookies: Vec<_> = resp
+            .headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect();
         resp = match backup_codes_page(ctx, x, rd, Some(m.totp_enabled)).await {
             Ok(r) => r,
             Err(r) => return r,
@@ -303,13 +434,28 @@ async fn enrolled(ctx: &UiContext, x: &Ready, method: MfaMethod, rd: &str) -> Re
     resp
 }
 
-async fn backup_codes_page(ctx: &UiContext, x: &Ready, continue_to: &str, notice: Option<&'static str>) -> Result<Response, Response> {
+async fn backup_codes_page(
+    ctx: &UiContext,
+    x: &Ready,
+    continue_to: &str,
+    notice: Option<&'static str>,
+) -> Result<Response, Response> {
     let codes = ctx.mfa.regenerate_backup_codes(&x.session.user_id).await.map_err(|e| {
         tracing::error!(error = %e, request_id = %x.r.request_id(), "could not make backup codes");
         x.r.error(ctx, ErrorKind::Unavailable)
     })?;
     ctx.mfa
-        .record(event(&x.r, &x.session, ctx.mfa.now(), EventKind::Settings, true, Reason::Regenerated).method(MfaMethod::BackupCode))
+        .record(
+            event(
+                &x.r,
+                &x.session,
+                ctx.mfa.now(),
+                EventKind::Settings,
+                true,
+                Reason::Regenerated,
+            )
+            .method(MfaMethod::BackupCode),
+        )
         .await;
     let codes: Vec<String> = codes.iter().map(|c| c.display().to_string()).collect();
     let text = format!("{}\n\n{}\n", ctx.config.product, codes.join("\n"));
@@ -349,16 +495,42 @@ async fn remove_factor(ctx: Arc<UiContext>, req: Request, method: MfaMethod) -> 
     }
     let uid = &x.session.user_id;
     let (done, name) = match method {
-        MfaMethod::Totp => (ctx.mfa.remove_totp(uid).await.map(|_| ()), MfaMethodName::Totp),
-        MfaMethod::Email => (ctx.mfa.factors().set_email_enabled(uid, false).await, MfaMethodName::Email),
-        _ => (ctx.mfa.factors().set_phone(uid, None).await, MfaMethodName::Sms),
+        MfaMethod::Totp => (
+            ctx.mfa.remove_totp(uid).await.map(|_| ()),
+            MfaMethodName::Totp,
+        ),
+        MfaMethod::Email => (
+            ctx.mfa.factors().set_email_enabled(uid, false).await,
+            MfaMethodName::Email,
+        ),
+        _ => (
+            ctx.mfa.factors().set_phone(uid, None).await,
+            MfaMethodName::Sms,
+        ),
     };
     if let Err(e) = done {
         tracing::error!(error = %e, request_id = %x.r.request_id(), "could not remove a factor");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }
-    ctx.mfa.record(event(&x.r, &x.session, ctx.mfa.now(), EventKind::Settings, true, Reason::Removed).method(method)).await;
-    notify(&ctx, &x.session, x.r.lang, Notice::MfaDisabled { method: name });
+    ctx.mfa
+        .record(
+            event(
+                &x.r,
+                &x.session,
+                ctx.mfa.now(),
+                EventKind::Settings,
+                true,
+                Reason::Removed,
+            )
+            .method(method),
+        )
+        .await;
+    notify(
+        &ctx,
+        &x.session,
+        x.r.lang,
+        Notice::MfaDisabled { method: name },
+    );
     refreshed(&ctx, x).await
 }
 
@@ -373,7 +545,14 @@ async fn refreshed(ctx: &UiContext, mut x: Ready) -> Response {
 
 // --- e-mail and SMS codes ---
 
-fn code_setup(ctx: &UiContext, x: &Ready, channel: CodeChannel, phone: &str, fb: Feedback, code_sent: bool) -> Response {
+fn code_setup(
+    ctx: &UiContext,
+    x: &Ready,
+    channel: CodeChannel,
+    phone: &str,
+    fb: Feedback,
+    code_sent: bool,
+) -> Response {
     let r = &x.r;
     let m = mfa_texts(r.lang);
     let (nonce, new_cookie) = csrf_nonce(ctx, r);
@@ -381,9 +560,22 @@ fn code_setup(ctx: &UiContext, x: &Ready, channel: CodeChannel, phone: &str, fb:
     let body = pages::render(&CodeSetupPage {
         page: r.chrome(ctx),
         csrf: &token,
-        heading: if channel == CodeChannel::Sms { m.sms_setup_title } else { m.email_setup_title },
-        channel: if channel == CodeChannel::Sms { "sms" } else { "email" },
-        intro: (channel == CodeChannel::Email).then(|| fill(m.email_setup_intro, &[("to", &mask_email(&x.session.email))])),
+        heading: if channel == CodeChannel::Sms {
+            m.sms_setup_title
+        } else {
+            m.email_setup_title
+        },
+        channel: if channel == CodeChannel::Sms {
+            "sms"
+        } else {
+            "email"
+        },
+        intro: (channel == CodeChannel::Email).then(|| {
+            fill(
+                m.email_setup_intro,
+                &[("to", &mask_email(&x.session.email))],
+            )
+        }),
         phone,
         code_sent,
         notice: fb.notice,
@@ -397,7 +589,11 @@ fn code_setup(ctx: &UiContext, x: &Ready, channel: CodeChannel, phone: &str, fb:
 }
 
 fn channel_factor(ch: CodeChannel) -> Factor {
-    if ch == CodeChannel::Sms { Factor::Sms } else { Factor::Email }
+    if ch == CodeChannel::Sms {
+        Factor::Sms
+    } else {
+        Factor::Email
+    }
 }
 
 /// `GET {prefix}settings/email` and `…/sms`
@@ -417,7 +613,15 @@ async fn code_form(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Respon
     if !factor_available(&ctx, channel_factor(ch)) {
         return x.r.error(&ctx, ErrorKind::NotFound);
     }
-    let back = format!("{}settings/{}", ctx.config.prefix, if ch == CodeChannel::Sms { "sms" } else { "email" });
+    let back = format!(
+        "{}settings/{}",
+        ctx.config.prefix,
+        if ch == CodeChannel::Sms {
+            "sms"
+        } else {
+            "email"
+        }
+    );
     if let Err(resp) = require_recent_mfa(&ctx, &x, &back) {
         return resp;
     }
@@ -428,7 +632,10 @@ async fn code_form(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Respon
 fn parse_phone(raw: &str) -> Option<String> {
     let raw = raw.trim();
     let rest = raw.strip_prefix('+')?;
-    if !rest.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
         return None;
     }
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
@@ -461,14 +668,26 @@ async fn code_send(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Respon
         CodeChannel::Sms => match parse_phone(&raw_phone) {
             Some(p) => Some(p),
             None => {
-                let fb = Feedback { error: Some(m.err_phone.into()), status: Some(StatusCode::BAD_REQUEST), ..Feedback::default() };
+                let fb = Feedback {
+                    error: Some(m.err_phone.into()),
+                    status: Some(StatusCode::BAD_REQUEST),
+                    ..Feedback::default()
+                };
                 return code_setup(&ctx, &x, ch, &raw_phone, fb, false);
             }
         },
         CodeChannel::Email => None,
     };
     let bind = phone.clone().unwrap_or_else(|| "enable-email".into());
-    let fb = deliver_code(&ctx, &x.r, &x.session, ch.method(), phone.as_deref(), Some(&bind)).await;
+    let fb = deliver_code(
+        &ctx,
+        &x.r,
+        &x.session,
+        ch.method(),
+        phone.as_deref(),
+        Some(&bind),
+    )
+    .await;
     let sent = fb.error.is_none();
     code_setup(&ctx, &x, ch, phone.as_deref().unwrap_or(""), fb, sent)
 }
@@ -499,7 +718,11 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
             return x.r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    let outcome = match ctx.mfa.check_code(&uid, ch, x.form.get("code").unwrap_or("")).await {
+    let outcome = match ctx
+        .mfa
+        .check_code(&uid, ch, x.form.get("code").unwrap_or(""))
+        .await
+    {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "code check failed");
@@ -509,7 +732,10 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
     let now = ctx.mfa.now();
     let refusal = match outcome {
         CodeOutcome::Accepted => None,
-        CodeOutcome::Invalid { attempts_left } => Some((Reason::InvalidOtp, fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]))),
+        CodeOutcome::Invalid { attempts_left } => Some((
+            Reason::InvalidOtp,
+            fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]),
+        )),
         CodeOutcome::Expired => Some((Reason::CodeExpired, m.err_expired.to_string())),
         CodeOutcome::TooManyAttempts => Some((Reason::TooManyAttempts, m.err_too_many.to_string())),
         CodeOutcome::NoCode => Some((Reason::InvalidOtp, m.err_no_code.to_string())),
@@ -517,9 +743,18 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
     };
     let phone = target.clone().unwrap_or_default();
     if let Some((reason, message)) = refusal {
-        ctx.mfa.record(event(&x.r, &x.session, now, EventKind::Enrollment, false, reason).method(ch.method())).await;
+        ctx.mfa
+            .record(
+                event(&x.r, &x.session, now, EventKind::Enrollment, false, reason)
+                    .method(ch.method()),
+            )
+            .await;
         let still_open = matches!(outcome, CodeOutcome::Invalid { .. });
-        let fb = Feedback { error: Some(message), status: Some(StatusCode::UNAUTHORIZED), ..Feedback::default() };
+        let fb = Feedback {
+            error: Some(message),
+            status: Some(StatusCode::UNAUTHORIZED),
+            ..Feedback::default()
+        };
         return code_setup(&ctx, &x, ch, &phone, fb, still_open);
     }
     let saved = match ch {
@@ -533,9 +768,30 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
         tracing::error!(error = %e, "could not save the factor");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }
-    ctx.mfa.record(event(&x.r, &x.session, now, EventKind::Enrollment, true, Reason::Enrolled).method(ch.method())).await;
-    let name = if ch == CodeChannel::Sms { MfaMethodName::Sms } else { MfaMethodName::Email };
-    notify(&ctx, &x.session, x.r.lang, Notice::MfaEnabled { method: name });
+    ctx.mfa
+        .record(
+            event(
+                &x.r,
+                &x.session,
+                now,
+                EventKind::Enrollment,
+                true,
+                Reason::Enrolled,
+            )
+            .method(ch.method()),
+        )
+        .await;
+    let name = if ch == CodeChannel::Sms {
+        MfaMethodName::Sms
+    } else {
+        MfaMethodName::Email
+    };
+    notify(
+        &ctx,
+        &x.session,
+        x.r.lang,
+        Notice::MfaEnabled { method: name },
+    );
     let rd = settings_path(&ctx);
     enrolled(&ctx, &x, ch.method(), &rd).await
 }
@@ -570,15 +826,35 @@ pub async fn device_revoke(State(ctx): Ctx, req: Request) -> Response {
     let uid = &x.session.user_id;
     let id = x.form.get("id").unwrap_or("");
     let done = if id == "all" {
-        ctx.mfa.factors().revoke_all_trusted_devices(uid).await.map(|_| ())
+        ctx.mfa
+            .factors()
+            .revoke_all_trusted_devices(uid)
+            .await
+            .map(|_| ())
     } else {
-        ctx.mfa.factors().revoke_trusted_device(uid, id).await.map(|_| ())
+        ctx.mfa
+            .factors()
+            .revoke_trusted_device(uid, id)
+            .await
+            .map(|_| ())
     };
     if let Err(e) = done {
         tracing::error!(error = %e, "could not revoke a trusted browser");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }
-    ctx.mfa.record(event(&x.r, &x.session, ctx.mfa.now(), EventKind::Settings, true, Reason::Revoked).method(MfaMethod::TrustedDevice)).await;
+    ctx.mfa
+        .record(
+            event(
+                &x.r,
+                &x.session,
+                ctx.mfa.now(),
+                EventKind::Settings,
+                true,
+                Reason::Revoked,
+            )
+            .method(MfaMethod::TrustedDevice),
+        )
+        .await;
     refreshed(&ctx, x).await
 }
 
@@ -594,7 +870,9 @@ pub async fn session_revoke(State(ctx): Ctx, req: Request) -> Response {
     // Only the user's own sessions.
     let store = ctx.sessions.store();
     let done = match store.get(&key).await {
-        Ok(Some(s)) if s.user_id == x.session.user_id => store.remove(&key, &s.user_id).await.map(|_| ()),
+        Ok(Some(s)) if s.user_id == x.session.user_id => {
+            store.remove(&key, &s.user_id).await.map(|_| ())
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(e),
     };

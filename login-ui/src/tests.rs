@@ -18,7 +18,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let settings = load_str(
-        "[password]\nmemory_kib = 1024\niterations = 1\n[[sites]]\nhost = \"app.test\"\nupstreams = [\"127.0.0.1:9\"]\n",
+        "[password]\nmemory_kib = 1024\niterations = 1\n[email]\ntransport = \"off\"\n[[sites]]\nhost = \"app.test\"\nupstreams = [\"127.0.0.1:9\"]\n",
         "t",
         &HashMap::new(),
     )
@@ -52,14 +52,30 @@ async fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(1_700_000_000));
     let sessions = Arc::new(SessionService::new(
         Arc::new(MemorySessionStore::new(100, clock.clone())),
-        clock,
+        clock.clone(),
         SessionTimeouts::from_settings(&settings.session),
     ));
+    let mfa = Arc::new(sekisho_auth::MfaService::new(
+        accounts.factors(),
+        accounts.events(),
+        Arc::new(sekisho_auth::MemoryCounterStore::new(100, clock.clone())),
+        sekisho_auth::mfa::secretbox::Keyring::new(
+            &sekisho_config::SecretBytes::new(vec![7; 32]).unwrap(),
+            &[],
+        ),
+        sekisho_config::SecretBytes::new(vec![8; 32]).unwrap(),
+        clock,
+        settings.mfa.clone(),
+    ));
+    let notifier =
+        sekisho_notify::Notifier::new(&settings.email, &settings.sms, "Sekisho").unwrap();
     let ctx = Arc::new(UiContext::new(
         UiConfig::from_settings(&settings),
         accounts,
         sessions,
         hasher,
+        mfa,
+        notifier,
         &[9u8; 32],
     ));
     Fixture { ctx, _dir: dir }

@@ -64,7 +64,10 @@ async fn memory_store_passes_the_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_passes_the_suite() {
     let redis = RedisServer::start();
-    suite(Arc::new(RedisCounterStore::new(&redis.url(), "t:").unwrap())).await;
+    suite(Arc::new(
+        RedisCounterStore::new(&redis.url(), "t:").unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test]
@@ -78,7 +81,11 @@ async fn memory_keys_expire_by_the_injected_clock() {
     clock.advance(1);
     assert_eq!(store.get("k").await.unwrap(), None);
     assert!(!store.take("k").await.unwrap());
-    assert_eq!(store.incr("n", 10).await.unwrap(), 1, "expired counter restarts");
+    assert_eq!(
+        store.incr("n", 10).await.unwrap(),
+        1,
+        "expired counter restarts"
+    );
     assert!(store.put_if_absent("k", b"w", 10).await.unwrap());
 }
 

@@ -39,19 +39,34 @@ async fn suite(accounts: AccountStore) {
     let sealed = f.sealed_totp(&alice).await.unwrap();
     assert_eq!(sealed.active, None);
     assert_eq!(sealed.pending.as_deref(), Some("sealed-1"));
-    assert!(!f.confirm_pending_totp(&alice, "other", 10, 2001).await.unwrap());
-    assert!(f.confirm_pending_totp(&alice, "sealed-1", 10, 2001).await.unwrap());
-    assert!(!f.confirm_pending_totp(&alice, "sealed-1", 10, 2001).await.unwrap());
+    assert!(!f
+        .confirm_pending_totp(&alice, "other", 10, 2001)
+        .await
+        .unwrap());
+    assert!(f
+        .confirm_pending_totp(&alice, "sealed-1", 10, 2001)
+        .await
+        .unwrap());
+    assert!(!f
+        .confirm_pending_totp(&alice, "sealed-1", 10, 2001)
+        .await
+        .unwrap());
     let e = f.enrollment(&alice).await.unwrap();
     assert_eq!(e.totp_confirmed_at, Some(2001));
     assert_eq!(e.methods(), vec![MfaMethod::Totp]);
 
     // Steps are accepted once and never backwards.
-    assert!(!f.accept_totp_step(&alice, 10).await.unwrap(), "confirming step is spent");
+    assert!(
+        !f.accept_totp_step(&alice, 10).await.unwrap(),
+        "confirming step is spent"
+    );
     assert!(f.accept_totp_step(&alice, 11).await.unwrap());
     assert!(!f.accept_totp_step(&alice, 11).await.unwrap());
     assert!(!f.accept_totp_step(&alice, 9).await.unwrap());
-    assert!(!f.accept_totp_step(&bob, 11).await.unwrap(), "no TOTP, nothing accepted");
+    assert!(
+        !f.accept_totp_step(&bob, 11).await.unwrap(),
+        "no TOTP, nothing accepted"
+    );
 
     // A replacement secret waits while the old one keeps working.
     f.put_pending_totp(&alice, "sealed-2", 3000).await.unwrap();
@@ -69,7 +84,10 @@ async fn suite(accounts: AccountStore) {
         pending: Some("resealed-2".into()),
     };
     assert!(f.reseal_totp(&all[0], &new).await.unwrap());
-    assert!(!f.reseal_totp(&all[0], &new).await.unwrap(), "stale read refused");
+    assert!(
+        !f.reseal_totp(&all[0], &new).await.unwrap(),
+        "stale read refused"
+    );
     assert_eq!(f.sealed_totp(&alice).await.unwrap(), new);
 
     // Parallel step acceptance: exactly one winner.
@@ -77,7 +95,9 @@ async fn suite(accounts: AccountStore) {
     for _ in 0..8 {
         let f = f.clone();
         let a = alice.clone();
-        tasks.push(tokio::spawn(async move { f.accept_totp_step(&a, 50).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            f.accept_totp_step(&a, 50).await.unwrap()
+        }));
     }
     let mut wins = 0;
     for t in tasks {
@@ -88,7 +108,9 @@ async fn suite(accounts: AccountStore) {
     // E-mail, phone, preferred order.
     f.set_email_enabled(&alice, true).await.unwrap();
     f.set_phone(&alice, Some("+819012345678")).await.unwrap();
-    f.set_preferred(&alice, Some(MfaMethod::Email)).await.unwrap();
+    f.set_preferred(&alice, Some(MfaMethod::Email))
+        .await
+        .unwrap();
     let e = f.enrollment(&alice).await.unwrap();
     assert!(e.email_enabled);
     assert_eq!(e.phone.as_deref(), Some("+819012345678"));
@@ -105,7 +127,10 @@ async fn suite(accounts: AccountStore) {
     assert_eq!(e.methods().last(), Some(&MfaMethod::BackupCode));
     assert!(f.consume_backup_code(&alice, "h0", 4001).await.unwrap());
     assert!(!f.consume_backup_code(&alice, "h0", 4002).await.unwrap());
-    assert!(!f.consume_backup_code(&bob, "h1", 4002).await.unwrap(), "codes are per user");
+    assert!(
+        !f.consume_backup_code(&bob, "h1", 4002).await.unwrap(),
+        "codes are per user"
+    );
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let f = f.clone();
@@ -122,7 +147,10 @@ async fn suite(accounts: AccountStore) {
     assert_eq!(f.enrollment(&alice).await.unwrap().backup_remaining, 8);
     let fresh: Vec<String> = (0..10).map(|i| format!("n{i}")).collect();
     f.replace_backup_codes(&alice, &fresh, 5000).await.unwrap();
-    assert!(!f.consume_backup_code(&alice, "h2", 5001).await.unwrap(), "old set void");
+    assert!(
+        !f.consume_backup_code(&alice, "h2", 5001).await.unwrap(),
+        "old set void"
+    );
     assert_eq!(f.enrollment(&alice).await.unwrap().backup_remaining, 10);
 
     // Trusted browsers.
@@ -136,21 +164,51 @@ async fn suite(accounts: AccountStore) {
         expires_at: 7000,
     };
     f.add_trusted_device(&device, "tok-hash").await.unwrap();
-    assert!(f.use_trusted_device(&bob, "tok-hash", 6100).await.unwrap().is_none());
-    let used = f.use_trusted_device(&alice, "tok-hash", 6100).await.unwrap().unwrap();
+    assert!(f
+        .use_trusted_device(&bob, "tok-hash", 6100)
+        .await
+        .unwrap()
+        .is_none());
+    let used = f
+        .use_trusted_device(&alice, "tok-hash", 6100)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(used.last_used_at, 6100);
-    assert!(f.use_trusted_device(&alice, "tok-hash", 7000).await.unwrap().is_none(), "expired");
+    assert!(
+        f.use_trusted_device(&alice, "tok-hash", 7000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
     assert_eq!(f.list_trusted_devices(&alice, 6200).await.unwrap().len(), 1);
     assert!(!f.revoke_trusted_device(&bob, "d1").await.unwrap());
     assert!(f.revoke_trusted_device(&alice, "d1").await.unwrap());
-    assert!(f.list_trusted_devices(&alice, 6200).await.unwrap().is_empty());
+    assert!(f
+        .list_trusted_devices(&alice, 6200)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Reset removes everything.
-    f.add_trusted_device(&TrustedDevice { id: "d2".into(), ..device }, "tok2").await.unwrap();
+    f.add_trusted_device(
+        &TrustedDevice {
+            id: "d2".into(),
+            ..device
+        },
+        "tok2",
+    )
+    .await
+    .unwrap();
     f.reset_all(&alice).await.unwrap();
     let e = f.enrollment(&alice).await.unwrap();
     assert_eq!(e, Enrollment::default());
-    assert!(f.list_trusted_devices(&alice, 6200).await.unwrap().is_empty());
+    assert!(f
+        .list_trusted_devices(&alice, 6200)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(f.remove_totp(&alice).await.is_ok());
 
     // Events, newest first, per user.
@@ -170,9 +228,14 @@ async fn suite(accounts: AccountStore) {
     )
     .await
     .unwrap();
-    log.record(&AuthEvent::new(150, EventKind::Password, false, Reason::UnknownUser))
-        .await
-        .unwrap();
+    log.record(&AuthEvent::new(
+        150,
+        EventKind::Password,
+        false,
+        Reason::UnknownUser,
+    ))
+    .await
+    .unwrap();
     let mine = log.recent_for_user(&alice, 10).await.unwrap();
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0].reason, "clock_drift");

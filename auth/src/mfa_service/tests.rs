@@ -73,13 +73,24 @@ fn code(secret: &TotpSecret, at: i64) -> String {
 }
 
 async fn enrolled(f: &Fixture) -> TotpSecret {
-    let e = f.svc.totp_enrollment(&f.user, "kim@example.com").await.unwrap();
+    let e = f
+        .svc
+        .totp_enrollment(&f.user, "kim@example.com")
+        .await
+        .unwrap();
     assert!(e.uri.starts_with("otpauth://totp/"));
     // A reload shows the same secret until it is confirmed.
-    let again = f.svc.totp_enrollment(&f.user, "kim@example.com").await.unwrap();
+    let again = f
+        .svc
+        .totp_enrollment(&f.user, "kim@example.com")
+        .await
+        .unwrap();
     assert_eq!(again.secret.expose_bytes(), e.secret.expose_bytes());
     assert_eq!(
-        f.svc.confirm_totp(&f.user, &code(&e.secret, f.clock.now())).await.unwrap(),
+        f.svc
+            .confirm_totp(&f.user, &code(&e.secret, f.clock.now()))
+            .await
+            .unwrap(),
         TotpOutcome::Accepted
     );
     e.secret
@@ -98,31 +109,55 @@ async fn totp_enrolment_verification_replay_and_drift() {
     // The enrolment code itself cannot be replayed for a sign-in.
     let now = f.clock.now();
     assert_eq!(
-        f.svc.verify_totp(&f.user, &code(&secret, now)).await.unwrap(),
+        f.svc
+            .verify_totp(&f.user, &code(&secret, now))
+            .await
+            .unwrap(),
         TotpOutcome::Replayed
     );
     f.clock.advance(30);
     let c = code(&secret, f.clock.now());
-    assert_eq!(f.svc.verify_totp(&f.user, &c).await.unwrap(), TotpOutcome::Accepted);
-    assert_eq!(f.svc.verify_totp(&f.user, &c).await.unwrap(), TotpOutcome::Replayed);
+    assert_eq!(
+        f.svc.verify_totp(&f.user, &c).await.unwrap(),
+        TotpOutcome::Accepted
+    );
+    assert_eq!(
+        f.svc.verify_totp(&f.user, &c).await.unwrap(),
+        TotpOutcome::Replayed
+    );
 
     // ±1 step skew is accepted; 3 minutes slow is drift with a hint.
     f.clock.advance(300);
     let t = f.clock.now();
     assert_eq!(
-        f.svc.verify_totp(&f.user, &code(&secret, t - 30)).await.unwrap(),
+        f.svc
+            .verify_totp(&f.user, &code(&secret, t - 30))
+            .await
+            .unwrap(),
         TotpOutcome::Accepted
     );
     assert_eq!(
-        f.svc.verify_totp(&f.user, &code(&secret, t - 180)).await.unwrap(),
-        TotpOutcome::Drift { minutes: -3, steps: -6 }
+        f.svc
+            .verify_totp(&f.user, &code(&secret, t - 180))
+            .await
+            .unwrap(),
+        TotpOutcome::Drift {
+            minutes: -3,
+            steps: -6
+        }
     );
     assert!(matches!(
-        f.svc.verify_totp(&f.user, &code(&secret, t + 240)).await.unwrap(),
+        f.svc
+            .verify_totp(&f.user, &code(&secret, t + 240))
+            .await
+            .unwrap(),
         TotpOutcome::Drift { minutes: 4, .. }
     ));
     assert_eq!(
-        f.svc.verify_totp(&f.user, &code(&secret, t - 3600)).await.unwrap(),
+        f.svc
+            .verify_totp(&f.user, &code(&secret, t - 3600))
+            .await
+            .unwrap(),
         TotpOutcome::Invalid
     );
     assert_eq!(
@@ -171,10 +206,19 @@ async fn totp_secret_is_sealed_at_rest_and_keys_rotate() {
         MfaSettings::default(),
     );
     let report = rotated.rotate_keys().await.unwrap();
-    assert_eq!(report, RotationReport { resealed: 1, already_current: 0 });
+    assert_eq!(
+        report,
+        RotationReport {
+            resealed: 1,
+            already_current: 0
+        }
+    );
     assert_eq!(
         rotated.rotate_keys().await.unwrap(),
-        RotationReport { resealed: 0, already_current: 1 }
+        RotationReport {
+            resealed: 0,
+            already_current: 1
+        }
     );
     // Only the new key is needed now, and the secret is the same.
     let only_new = MfaService::new(
@@ -188,7 +232,10 @@ async fn totp_secret_is_sealed_at_rest_and_keys_rotate() {
     );
     f.clock.advance(30);
     assert_eq!(
-        only_new.verify_totp(&f.user, &code(&secret, f.clock.now())).await.unwrap(),
+        only_new
+            .verify_totp(&f.user, &code(&secret, f.clock.now()))
+            .await
+            .unwrap(),
         TotpOutcome::Accepted
     );
     // A wrong key cannot open it: an error, not a panic or a pass.
@@ -215,7 +262,10 @@ fn issued(o: IssueOutcome) -> String {
 async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
     let f = fixture().await;
     let ch = CodeChannel::Email;
-    assert_eq!(f.svc.check_code(&f.user, ch, "123456").await.unwrap(), CodeOutcome::NoCode);
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, "123456").await.unwrap(),
+        CodeOutcome::NoCode
+    );
 
     let c = issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
     assert_eq!(c.len(), 6);
@@ -224,7 +274,10 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
         f.svc.issue_code(&f.user, ch, None).await.unwrap(),
         IssueOutcome::Cooldown(60)
     ));
-    assert_eq!(f.svc.check_code(&f.user, ch, "12345").await.unwrap(), CodeOutcome::Malformed);
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, "12345").await.unwrap(),
+        CodeOutcome::Malformed
+    );
     let wrong = if c == "000000" { "111111" } else { "000000" };
     assert_eq!(
         f.svc.check_code(&f.user, ch, wrong).await.unwrap(),
@@ -232,14 +285,23 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
     );
     // Right code works once, spaces allowed.
     let spaced = format!("{} {}", &c[..3], &c[3..]);
-    assert_eq!(f.svc.check_code(&f.user, ch, &spaced).await.unwrap(), CodeOutcome::Accepted);
-    assert_eq!(f.svc.check_code(&f.user, ch, &c).await.unwrap(), CodeOutcome::NoCode);
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, &spaced).await.unwrap(),
+        CodeOutcome::Accepted
+    );
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, &c).await.unwrap(),
+        CodeOutcome::NoCode
+    );
 
     // Expiry after 10 minutes.
     f.clock.advance(61);
     let c = issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
     f.clock.advance(600);
-    assert_eq!(f.svc.check_code(&f.user, ch, &c).await.unwrap(), CodeOutcome::Expired);
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, &c).await.unwrap(),
+        CodeOutcome::Expired
+    );
 
     // Five wrong tries void the code, even for the right one afterwards.
     let c = issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
@@ -247,11 +309,19 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
     for left in (1..=4).rev() {
         assert_eq!(
             f.svc.check_code(&f.user, ch, wrong).await.unwrap(),
-            CodeOutcome::Invalid { attempts_left: left }
+            CodeOutcome::Invalid {
+                attempts_left: left
+            }
         );
     }
-    assert_eq!(f.svc.check_code(&f.user, ch, wrong).await.unwrap(), CodeOutcome::TooManyAttempts);
-    assert_eq!(f.svc.check_code(&f.user, ch, &c).await.unwrap(), CodeOutcome::NoCode);
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, wrong).await.unwrap(),
+        CodeOutcome::TooManyAttempts
+    );
+    assert_eq!(
+        f.svc.check_code(&f.user, ch, &c).await.unwrap(),
+        CodeOutcome::NoCode
+    );
 
     // Hourly cap: 5 codes per hour (3 issued so far this hour... move to a fresh hour).
     f.clock.set((f.clock.now() / 3600 + 1) * 3600);
@@ -266,9 +336,18 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
 
     // A code bound to a phone being confirmed remembers it.
     f.clock.advance(3600);
-    issued(f.svc.issue_code(&f.user, CodeChannel::Sms, Some("+8190")).await.unwrap());
+    issued(
+        f.svc
+            .issue_code(&f.user, CodeChannel::Sms, Some("+8190"))
+            .await
+            .unwrap(),
+    );
     assert_eq!(
-        f.svc.pending_code_target(&f.user, CodeChannel::Sms).await.unwrap().as_deref(),
+        f.svc
+            .pending_code_target(&f.user, CodeChannel::Sms)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("+8190")
     );
 }
@@ -300,11 +379,17 @@ async fn backup_codes_are_spent_once_even_in_parallel() {
     // Regenerating voids the old set.
     let fresh = f.svc.regenerate_backup_codes(&f.user).await.unwrap();
     assert_eq!(
-        f.svc.use_backup_code(&f.user, codes[1].display()).await.unwrap(),
+        f.svc
+            .use_backup_code(&f.user, codes[1].display())
+            .await
+            .unwrap(),
         BackupOutcome::Invalid
     );
     assert_eq!(
-        f.svc.use_backup_code(&f.user, fresh[1].display()).await.unwrap(),
+        f.svc
+            .use_backup_code(&f.user, fresh[1].display())
+            .await
+            .unwrap(),
         BackupOutcome::Accepted { remaining: 9 }
     );
 }
@@ -332,7 +417,13 @@ async fn trusted_browsers_expire_and_are_listed() {
 
 #[test]
 fn user_agents_are_summarised() {
-    assert_eq!(ua_summary("Mozilla/5.0 (Windows NT 10.0) Edg/120"), "Edge on Windows");
-    assert_eq!(ua_summary("Mozilla/5.0 (iPhone; CPU iPhone OS 17) Safari/604"), "Safari on iPhone");
+    assert_eq!(
+        ua_summary("Mozilla/5.0 (Windows NT 10.0) Edg/120"),
+        "Edge on Windows"
+    );
+    assert_eq!(
+        ua_summary("Mozilla/5.0 (iPhone; CPU iPhone OS 17) Safari/604"),
+        "Safari on iPhone"
+    );
     assert_eq!(ua_summary(""), "Browser");
 }

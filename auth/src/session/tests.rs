@@ -134,7 +134,10 @@ async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
         .await
         .unwrap();
     assert_ne!(m.as_cookie_value(), p.as_cookie_value());
-    assert!(svc.resolve(&p.key()).await.unwrap().is_none(), "old id is void");
+    assert!(
+        svc.resolve(&p.key()).await.unwrap().is_none(),
+        "old id is void"
+    );
     let got = svc.resolve(&m.key()).await.unwrap().unwrap();
     assert_eq!(got.level, AuthLevel::Mfa);
     assert_eq!(got.mfa_at, Some(clock.now()));

@@ -8,7 +8,12 @@ fn err(text: &str) -> ConfigError {
 
 #[test]
 fn defaults_follow_the_design() {
-    let s = load_str("[ui]\ntitle = \"Acme\"\n", "t.toml", &HashMap::<String, String>::new()).unwrap();
+    let s = load_str(
+        "[ui]\ntitle = \"Acme\"\n",
+        "t.toml",
+        &HashMap::<String, String>::new(),
+    )
+    .unwrap();
     let m = &s.mfa;
     assert_eq!(m.issuer, "Acme");
     assert_eq!(m.at_login, MfaAtLogin::Enrolled);
@@ -50,7 +55,10 @@ action = "two_factor"
     assert_eq!(s.mfa.trusted_device_for, None);
     assert_eq!(s.policy.rules[0].mfa_methods.to_list(), "totp,backup_code");
     assert!(s.policy.rules[1].mfa_methods.is_all());
-    assert_eq!(FactorSet::from_list("backup_code,nonsense,totp").to_list(), "totp,backup_code");
+    assert_eq!(
+        FactorSet::from_list("backup_code,nonsense,totp").to_list(),
+        "totp,backup_code"
+    );
 }
 
 #[test]
@@ -64,7 +72,10 @@ fn bad_values_name_the_key() {
         ("[mfa]\nissuer = \"  \"\n", "mfa.issuer"),
         ("[mfa]\nreauth_within = \"1s\"\n", "mfa.reauth_within"),
         ("[mfa]\nfactors = [\"carrier_pigeon\"]\n", "mfa.factors[0]"),
-        ("[[rules]]\npaths = [\"/\"]\naction = \"one_factor\"\nmfa_methods = [\"totp\"]\n", "rules[0].mfa_methods"),
+        (
+            "[[rules]]\npaths = [\"/\"]\naction = \"one_factor\"\nmfa_methods = [\"totp\"]\n",
+            "rules[0].mfa_methods",
+        ),
     ] {
         let e = err(text);
         assert_eq!(e.key, key, "{text}: {e}");
@@ -86,7 +97,8 @@ fn encryption_keys_from_env_and_files() {
     assert_eq!(s.encryption_key.unwrap().expose(), &[0xcd; 32]);
     assert_eq!(s.previous_encryption_keys[0].expose(), &[0xab; 32]);
     assert!(!format!("{:?}", s.previous_encryption_keys).contains("abab"));
-    let short: HashMap<String, String> = [("SEKISHO_ENCRYPTION_KEY".to_string(), "short".into())].into();
+    let short: HashMap<String, String> =
+        [("SEKISHO_ENCRYPTION_KEY".to_string(), "short".into())].into();
     let e = load_str("", "t.toml", &short).unwrap_err();
     assert_eq!(e.key, "SEKISHO_ENCRYPTION_KEY");
 }

@@ -7,12 +7,28 @@ use std::sync::{Arc, Mutex};
 /// Turns on e-mail codes for the signed-in user from the settings page.
 async fn enable_email(c: &Client, gw: &TestGateway) -> Vec<String> {
     let before = gw.mail.messages().len();
-    let page = get(c, gw, "/_sekisho/settings/email").await.text().await.unwrap();
-    let resp = post(c, gw, "/_sekisho/settings/email/send", &[("csrf", &form_csrf(&page))]).await;
+    let page = get(c, gw, "/_sekisho/settings/email")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let resp = post(
+        c,
+        gw,
+        "/_sekisho/settings/email/send",
+        &[("csrf", &form_csrf(&page))],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let page = resp.text().await.unwrap();
     let code = last_code(gw, before + 1);
-    let resp = post(c, gw, "/_sekisho/settings/email/confirm", &[("csrf", &form_csrf(&page)), ("code", &code)]).await;
+    let resp = post(
+        c,
+        gw,
+        "/_sekisho/settings/email/confirm",
+        &[("csrf", &form_csrf(&page)), ("code", &code)],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     backup_codes(&resp.text().await.unwrap())
 }
@@ -23,7 +39,9 @@ async fn email_codes_through_smtp(gw: &TestGateway) {
     let codes = enable_email(&c, gw).await;
     assert_eq!(codes.len(), 10);
     let enabled_notice = gw.mail.wait_for(2, std::time::Duration::from_secs(10));
-    assert!(enabled_notice.iter().any(|m| m.to.contains(&"user@example.com".to_string())));
+    assert!(enabled_notice
+        .iter()
+        .any(|m| m.to.contains(&"user@example.com".to_string())));
 
     // Sign in: password, then a code by e-mail.
     let c = client();
@@ -42,8 +60,22 @@ async fn email_codes_through_smtp(gw: &TestGateway) {
     sign_in_to_challenge(&c, gw, "user@example.com", "/members").await;
     gw.clock.advance(61);
     let code = email_code(&c, gw, "/members").await;
-    let page = get(&c, gw, "/_sekisho/mfa?m=email&rd=/members").await.text().await.unwrap();
-    let resp = post(&c, gw, "/_sekisho/mfa/send", &[("csrf", &form_csrf(&page)), ("m", "email"), ("rd", "/members")]).await;
+    let page = get(&c, gw, "/_sekisho/mfa?m=email&rd=/members")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let resp = post(
+        &c,
+        gw,
+        "/_sekisho/mfa/send",
+        &[
+            ("csrf", &form_csrf(&page)),
+            ("m", "email"),
+            ("rd", "/members"),
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     gw.clock.advance(600);
     let resp = submit_code(&c, gw, "email", &code, "/members", &[]).await;
@@ -56,35 +88,93 @@ async fn email_codes_through_smtp(gw: &TestGateway) {
         submit_code(&c, gw, "email", wrong, "/members", &[]).await;
     }
     let resp = submit_code(&c, gw, "email", wrong, "/members", &[]).await;
-    assert!(resp.text().await.unwrap().contains("Too many wrong attempts"));
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many wrong attempts"));
     let resp = submit_code(&c, gw, "email", &code, "/members", &[]).await;
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "the right code no longer works");
-    let reasons: Vec<String> = gw.handle.app.mfa.events().recent(50).await.unwrap().into_iter().map(|e| e.reason).collect();
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "the right code no longer works"
+    );
+    let reasons: Vec<String> = gw
+        .handle
+        .app
+        .mfa
+        .events()
+        .recent(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.reason)
+        .collect();
     for r in ["code_expired", "too_many_attempts", "invalid_otp"] {
         assert!(reasons.iter().any(|x| x == r), "{r} recorded: {reasons:?}");
     }
 }
 on_both_stores!(email_codes_through_smtp);
 
-async fn smtp_failure_says_use_another_method(gw: &TestGateway) {
+#[test]
+fn smtp_failure_says_use_another_method() {
+    let mut gw = TestGateway::start(Store::Memory);
     let c = client();
-    sign_in(&c, gw, "user@example.com", PASSWORD, "/").await;
-    let codes = enable_email(&c, gw).await;
-    gw.mail.stop();
-    let c = client();
-    sign_in_to_challenge(&c, gw, "user@example.com", "/members").await;
-    let page = get(&c, gw, "/_sekisho/mfa?m=email&rd=/members").await.text().await.unwrap();
-    let resp = post(&c, gw, "/_sekisho/mfa/send", &[("csrf", &form_csrf(&page)), ("m", "email"), ("rd", "/members")]).await;
-    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
-    let body = resp.text().await.unwrap();
-    assert!(body.contains("couldn&#39;t send the code") || body.contains("couldn't send the code"), "{body}");
-    assert!(body.contains("m=backup_code"), "another method is offered");
-    // The backup code gets the user in.
-    let resp = submit_code(&c, gw, "backup_code", &codes[0], "/members", &[]).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert!(gw.handle.app.notifier.counts().email_failed >= 1);
+    let codes = block_on(async {
+        sign_in(&c, &gw, "user@example.com", PASSWORD, "/").await;
+        enable_email(&c, &gw).await
+    });
+    // The mail server goes away (the gateway still points at its port).
+    drop(std::mem::replace(
+        &mut gw.mail,
+        sekisho_testkit::SmtpSink::start(),
+    ));
+    let gw = gw;
+    block_on(async {
+        let c = client();
+        sign_in_to_challenge(&c, &gw, "user@example.com", "/members").await;
+        let page = get(&c, &gw, "/_sekisho/mfa?m=email&rd=/members")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let resp = post(
+            &c,
+            &gw,
+            "/_sekisho/mfa/send",
+            &[
+                ("csrf", &form_csrf(&page)),
+                ("m", "email"),
+                ("rd", "/members"),
+            ],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.contains("couldn&#39;t send the code") || body.contains("couldn't send the code"),
+            "{body}"
+        );
+        assert!(body.contains("m=backup_code"), "another method is offered");
+        // The backup code gets the user in.
+        let resp = submit_code(&c, &gw, "backup_code", &codes[0], "/members", &[]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert!(gw.handle.app.notifier.counts().email_failed >= 1);
+        let metrics = reqwest::get(gw.admin_url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let failed = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("sekisho_notifications_total{channel=\"email\",result=\"failed\"} ")
+            })
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(failed.is_some_and(|n| n >= 1), "{metrics}");
+    });
 }
-crate::on_both_stores!(smtp_failure_says_use_another_method);
 
 async fn backup_code_spent_once_in_parallel(gw: &TestGateway) {
     let c = client();
@@ -101,11 +191,20 @@ async fn backup_code_spent_once_in_parallel(gw: &TestGateway) {
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|(c, csrf)| {
-            let (url, origin, code) = (gw.url("/_sekisho/mfa/verify"), gw.base.clone(), code.clone());
+            let (url, origin, code) = (
+                gw.url("/_sekisho/mfa/verify"),
+                gw.base.clone(),
+                code.clone(),
+            );
             tokio::spawn(async move {
                 c.post(url)
                     .header("origin", origin)
-                    .form(&[("csrf", csrf.as_str()), ("m", "backup_code"), ("code", code.as_str()), ("rd", "/members")])
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("m", "backup_code"),
+                        ("code", code.as_str()),
+                        ("rd", "/members"),
+                    ])
                     .send()
                     .await
                     .unwrap()
@@ -119,10 +218,22 @@ async fn backup_code_spent_once_in_parallel(gw: &TestGateway) {
     }
     assert_eq!(ok, 1, "one backup code, one sign-in");
     let uid = super::totp::user_id(gw, "admin@example.com").await;
-    assert_eq!(gw.handle.app.mfa.enrollment(&uid).await.unwrap().backup_remaining, 9);
+    assert_eq!(
+        gw.handle
+            .app
+            .mfa
+            .enrollment(&uid)
+            .await
+            .unwrap()
+            .backup_remaining,
+        9
+    );
     // The user is told by e-mail.
     let mails = gw.mail.wait_for(2, std::time::Duration::from_secs(10));
-    assert!(mails.iter().any(|m| m.text().contains("9")), "backup-code notice mentions what is left");
+    assert!(
+        mails.iter().any(|m| m.text().contains("9")),
+        "backup-code notice mentions what is left"
+    );
 }
 on_both_stores!(backup_code_spent_once_in_parallel);
 
@@ -134,9 +245,15 @@ struct Provider {
 }
 
 fn provider() -> Provider {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let port = listener.local_addr().unwrap().port();
     let rec = Arc::clone(&got);
     let app = axum::Router::new().route(
@@ -144,7 +261,10 @@ fn provider() -> Provider {
         axum::routing::post(move |headers: http::HeaderMap, body: String| {
             let rec = Arc::clone(&rec);
             async move {
-                let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
                 rec.lock().unwrap().push((auth, body));
                 "queued"
             }
@@ -167,32 +287,87 @@ fn sms_codes_through_a_local_provider() {
         p.port,
         token_file.display()
     );
-    let gw = TestGateway::start_with(Store::Memory, &extra.replace("[sms]", "[mfa]\nfactors = [\"totp\", \"email\", \"sms\", \"backup_code\"]\n\n[sms]"));
+    let gw = TestGateway::start_with(
+        Store::Memory,
+        &extra.replace(
+            "[sms]",
+            "[mfa]\nfactors = [\"totp\", \"email\", \"sms\", \"backup_code\"]\n\n[sms]",
+        ),
+    );
     block_on(async {
         let c = client();
         sign_in(&c, &gw, "user@example.com", PASSWORD, "/").await;
-        let page = get(&c, &gw, "/_sekisho/settings/sms").await.text().await.unwrap();
-        let resp = post(&c, &gw, "/_sekisho/settings/sms/send", &[("csrf", &form_csrf(&page)), ("phone", "not a phone")]).await;
+        let page = get(&c, &gw, "/_sekisho/settings/sms")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let resp = post(
+            &c,
+            &gw,
+            "/_sekisho/settings/sms/send",
+            &[("csrf", &form_csrf(&page)), ("phone", "not a phone")],
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-        let resp = post(&c, &gw, "/_sekisho/settings/sms/send", &[("csrf", &form_csrf(&page)), ("phone", "+81 90-1234-5678")]).await;
+        let resp = post(
+            &c,
+            &gw,
+            "/_sekisho/settings/sms/send",
+            &[("csrf", &form_csrf(&page)), ("phone", "+81 90-1234-5678")],
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::OK);
         let page = resp.text().await.unwrap();
-        let (auth, body) = p.got.lock().unwrap().last().cloned().expect("the provider got a request");
+        let (auth, body) = p
+            .got
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the provider got a request");
         assert_eq!(auth, "Bearer test-token");
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        assert!(form.contains(&("to".into(), "+819012345678".into())), "{form:?}");
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert!(
+            form.contains(&("to".into(), "+819012345678".into())),
+            "{form:?}"
+        );
         let code = six_digits(&form.iter().find(|(k, _)| k == "text").unwrap().1).unwrap();
-        let resp = post(&c, &gw, "/_sekisho/settings/sms/confirm", &[("csrf", &form_csrf(&page)), ("code", &code)]).await;
+        let resp = post(
+            &c,
+            &gw,
+            "/_sekisho/settings/sms/confirm",
+            &[("csrf", &form_csrf(&page)), ("code", &code)],
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::OK);
 
         // Sign in with an SMS code.
         let c = client();
         sign_in_to_challenge(&c, &gw, "user@example.com", "/members").await;
-        let page = get(&c, &gw, "/_sekisho/mfa?m=sms&rd=/members").await.text().await.unwrap();
-        let resp = post(&c, &gw, "/_sekisho/mfa/send", &[("csrf", &form_csrf(&page)), ("m", "sms"), ("rd", "/members")]).await;
+        let page = get(&c, &gw, "/_sekisho/mfa?m=sms&rd=/members")
+            .await
+            .text()
+            .await
+            .unwrap();
+        let resp = post(
+            &c,
+            &gw,
+            "/_sekisho/mfa/send",
+            &[
+                ("csrf", &form_csrf(&page)),
+                ("m", "sms"),
+                ("rd", "/members"),
+            ],
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::OK);
         let (_, body) = p.got.lock().unwrap().last().cloned().unwrap();
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
         let code = six_digits(&form.iter().find(|(k, _)| k == "text").unwrap().1).unwrap();
         let resp = submit_code(&c, &gw, "sms", &code, "/members", &[]).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);

@@ -20,7 +20,12 @@ async fn max_mfa_age_steps_up_then_returns(gw: &TestGateway) {
     assert_eq!(get(&c, gw, "/fresh/report").await.status(), StatusCode::OK);
     // API clients get a 401 naming the MFA page instead of a redirect.
     gw.clock.advance(360);
-    let resp = c.get(gw.url("/fresh/api")).header("accept", "application/json").send().await.unwrap();
+    let resp = c
+        .get(gw.url("/fresh/api"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(resp.text().await.unwrap().contains("mfa_required"));
 }
@@ -30,23 +35,50 @@ async fn mfa_methods_restrict_what_a_rule_accepts(gw: &TestGateway) {
     // E-mail codes only: the TOTP-only page cannot be reached with them.
     let c = client();
     sign_in(&c, gw, "user@example.com", PASSWORD, "/").await;
-    let page = get(&c, gw, "/_sekisho/settings/email").await.text().await.unwrap();
+    let page = get(&c, gw, "/_sekisho/settings/email")
+        .await
+        .text()
+        .await
+        .unwrap();
     let before = gw.mail.messages().len();
-    let page2 = post(&c, gw, "/_sekisho/settings/email/send", &[("csrf", &form_csrf(&page))]).await.text().await.unwrap();
+    let page2 = post(
+        &c,
+        gw,
+        "/_sekisho/settings/email/send",
+        &[("csrf", &form_csrf(&page))],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     let code = last_code(gw, before + 1);
-    post(&c, gw, "/_sekisho/settings/email/confirm", &[("csrf", &form_csrf(&page2)), ("code", &code)]).await;
+    post(
+        &c,
+        gw,
+        "/_sekisho/settings/email/confirm",
+        &[("csrf", &form_csrf(&page2)), ("code", &code)],
+    )
+    .await;
     assert_eq!(get(&c, gw, "/members").await.status(), StatusCode::OK);
     let resp = get(&c, gw, "/totp-only/x").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(location_param(&resp, "methods").as_deref(), Some("totp,backup_code"));
+    assert_eq!(
+        location_param(&resp, "methods").as_deref(),
+        Some("totp,backup_code")
+    );
+    // The challenge offers only what the rule accepts: the backup codes, not e-mail.
     let resp = get(&c, gw, &location(&resp)).await;
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "no accepted method: say which would do");
+    assert_eq!(resp.status(), StatusCode::OK);
     let body = resp.text().await.unwrap();
-    assert!(body.contains("Authenticator app"), "{body}");
+    assert!(body.contains("name=\"m\" value=\"backup_code\""), "{body}");
+    assert!(!body.contains("m=email"), "e-mail is not offered: {body}");
 
     // Adding an authenticator app (the e-mail MFA is recent) opens the page.
     let (_, codes) = enrol_totp(&c, gw).await;
-    assert!(codes.is_empty(), "backup codes came with the first factor already");
+    assert!(
+        codes.is_empty(),
+        "backup codes came with the first factor already"
+    );
     assert_eq!(get(&c, gw, "/totp-only/x").await.status(), StatusCode::OK);
 }
 on_both_stores!(mfa_methods_restrict_what_a_rule_accepts);
@@ -56,21 +88,59 @@ async fn sensitive_settings_need_a_recent_mfa(gw: &TestGateway) {
     sign_in(&c, gw, "admin@example.com", PASSWORD, "/").await;
     let (secret, _) = enrol_totp(&c, gw).await;
     // Right after MFA: regenerating backup codes works and shows a new set once.
-    let page = get(&c, gw, "/_sekisho/settings").await.text().await.unwrap();
+    let page = get(&c, gw, "/_sekisho/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("10 of 10 left"), "{page}");
-    let resp = post(&c, gw, "/_sekisho/settings/backup", &[("csrf", &form_csrf(&page))]).await;
+    let resp = post(
+        &c,
+        gw,
+        "/_sekisho/settings/backup",
+        &[("csrf", &form_csrf(&page))],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(backup_codes(&resp.text().await.unwrap()).len(), 10);
     // Eleven minutes later: re-challenge first.
     gw.clock.advance(660);
-    let page = get(&c, gw, "/_sekisho/settings").await.text().await.unwrap();
-    let resp = post(&c, gw, "/_sekisho/settings/totp/remove", &[("csrf", &form_csrf(&page))]).await;
+    let page = get(&c, gw, "/_sekisho/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let resp = post(
+        &c,
+        gw,
+        "/_sekisho/settings/totp/remove",
+        &[("csrf", &form_csrf(&page))],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(location(&resp).starts_with("/_sekisho/mfa?rd="));
-    let resp = submit_code(&c, gw, "totp", &oathtool(&secret, gw.clock.now()), "/_sekisho/settings", &[]).await;
+    let resp = submit_code(
+        &c,
+        gw,
+        "totp",
+        &oathtool(&secret, gw.clock.now()),
+        "/_sekisho/settings",
+        &[],
+    )
+    .await;
     assert_eq!(location(&resp), "/_sekisho/settings");
-    let page = get(&c, gw, "/_sekisho/settings").await.text().await.unwrap();
-    let resp = post(&c, gw, "/_sekisho/settings/totp/remove", &[("csrf", &form_csrf(&page))]).await;
+    let page = get(&c, gw, "/_sekisho/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let resp = post(
+        &c,
+        gw,
+        "/_sekisho/settings/totp/remove",
+        &[("csrf", &form_csrf(&page))],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let uid = super::totp::user_id(gw, "admin@example.com").await;
     assert!(!gw.handle.app.mfa.enrollment(&uid).await.unwrap().has_totp());
@@ -91,15 +161,42 @@ fn secrets_never_reach_the_logs() {
         let mut cookies = vec![session_cookie(&resp).unwrap()];
         let (secret, codes) = enrol_totp(&c, &gw).await;
         // Turn on e-mail codes too, and use one.
-        let page = get(&c, &gw, "/_sekisho/settings/email").await.text().await.unwrap();
+        let page = get(&c, &gw, "/_sekisho/settings/email")
+            .await
+            .text()
+            .await
+            .unwrap();
         let before = gw.mail.messages().len();
-        let page2 = post(&c, &gw, "/_sekisho/settings/email/send", &[("csrf", &form_csrf(&page))]).await.text().await.unwrap();
+        let page2 = post(
+            &c,
+            &gw,
+            "/_sekisho/settings/email/send",
+            &[("csrf", &form_csrf(&page))],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
         let code = last_code(&gw, before + 1);
-        post(&c, &gw, "/_sekisho/settings/email/confirm", &[("csrf", &form_csrf(&page2)), ("code", &code)]).await;
+        post(
+            &c,
+            &gw,
+            "/_sekisho/settings/email/confirm",
+            &[("csrf", &form_csrf(&page2)), ("code", &code)],
+        )
+        .await;
         let c = client();
         let resp = sign_in(&c, &gw, "admin@example.com", PASSWORD, "/members").await;
         cookies.extend(session_cookie(&resp));
-        let resp = submit_code(&c, &gw, "backup_code", &codes[0], "/members", &[("trust", "1")]).await;
+        let resp = submit_code(
+            &c,
+            &gw,
+            "backup_code",
+            &codes[0],
+            "/members",
+            &[("trust", "1")],
+        )
+        .await;
         cookies.extend(session_cookie(&resp));
         (secret, codes, code, cookies)
     });

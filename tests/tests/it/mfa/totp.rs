@@ -8,13 +8,21 @@ async fn totp_enrolment_then_sign_in(gw: &TestGateway) {
     let admin = gw.url("/admin/panel");
     // A password session reaching a two_factor page without MFA is led to enrolment.
     let resp = sign_in(&c, gw, "admin@example.com", PASSWORD, &admin).await;
-    assert_eq!(location(&resp), admin, "not enrolled: no challenge at sign-in");
+    assert_eq!(
+        location(&resp),
+        admin,
+        "not enrolled: no challenge at sign-in"
+    );
     let resp = get(&c, gw, "/admin/panel").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     assert!(location(&resp).starts_with("/_sekisho/mfa?rd="));
     let resp = get(&c, gw, &location(&resp)).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert!(location(&resp).starts_with("/_sekisho/settings/totp?"), "{}", location(&resp));
+    assert!(
+        location(&resp).starts_with("/_sekisho/settings/totp?"),
+        "{}",
+        location(&resp)
+    );
 
     let (secret, codes) = enrol_totp(&c, gw).await;
     assert_eq!(codes.len(), 10, "a first factor comes with backup codes");
@@ -24,7 +32,14 @@ async fn totp_enrolment_then_sign_in(gw: &TestGateway) {
     let seen = gw.upstream.last("/admin/panel");
     assert_eq!(header(&seen, "remote-user"), ["admin@example.com"]);
     // The secret is sealed at rest.
-    let stored = gw.handle.app.mfa.factors().sealed_totp(&user_id(gw, "admin@example.com").await).await.unwrap();
+    let stored = gw
+        .handle
+        .app
+        .mfa
+        .factors()
+        .sealed_totp(&user_id(gw, "admin@example.com").await)
+        .await
+        .unwrap();
     assert!(!stored.active.unwrap().contains(&secret));
 
     // Next sign-in: password, then the challenge; nothing protected before it.
@@ -32,7 +47,10 @@ async fn totp_enrolment_then_sign_in(gw: &TestGateway) {
     sign_in_to_challenge(&c, gw, "admin@example.com", &admin).await;
     let resp = get(&c, gw, "/members").await;
     assert_eq!(resp.status(), StatusCode::FOUND);
-    assert!(location(&resp).starts_with("/_sekisho/mfa?"), "partial session stays in the challenge");
+    assert!(
+        location(&resp).starts_with("/_sekisho/mfa?"),
+        "partial session stays in the challenge"
+    );
     gw.clock.advance(30);
     let code = oathtool(&secret, gw.clock.now());
     let resp = submit_code(&c, gw, "totp", &code, &admin, &[]).await;
@@ -55,7 +73,10 @@ async fn totp_enrolment_then_sign_in(gw: &TestGateway) {
     let body = resp.text().await.unwrap();
     assert!(body.contains("about 3 minutes slow"), "{body}");
     let events = gw.handle.app.mfa.events().recent(5).await.unwrap();
-    let drift = events.iter().find(|e| e.reason == "clock_drift").expect("drift recorded");
+    let drift = events
+        .iter()
+        .find(|e| e.reason == "clock_drift")
+        .expect("drift recorded");
     assert_eq!(drift.detail.as_deref(), Some("drift_steps=-6"));
     let replay = gw.handle.app.mfa.events().recent(10).await.unwrap();
     assert!(replay.iter().any(|e| e.reason == "otp_replayed"));
@@ -72,7 +93,12 @@ async fn totp_enrolment_then_sign_in(gw: &TestGateway) {
         .post(gw.url("/_sekisho/mfa/verify"))
         .header("origin", &gw.base)
         .header("accept-language", "ja")
-        .form(&[("csrf", csrf.as_str()), ("m", "totp"), ("code", &oathtool(&secret, gw.clock.now() - 180)), ("rd", "/")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("m", "totp"),
+            ("code", &oathtool(&secret, gw.clock.now() - 180)),
+            ("rd", "/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -109,11 +135,20 @@ async fn parallel_totp_submissions_one_wins(gw: &TestGateway) {
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|(c, csrf)| {
-            let (url, origin, code) = (gw.url("/_sekisho/mfa/verify"), gw.base.clone(), code.clone());
+            let (url, origin, code) = (
+                gw.url("/_sekisho/mfa/verify"),
+                gw.base.clone(),
+                code.clone(),
+            );
             tokio::spawn(async move {
                 c.post(url)
                     .header("origin", origin)
-                    .form(&[("csrf", csrf.as_str()), ("m", "totp"), ("code", code.as_str()), ("rd", "/members")])
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("m", "totp"),
+                        ("code", code.as_str()),
+                        ("rd", "/members"),
+                    ])
                     .send()
                     .await
                     .unwrap()
@@ -141,7 +176,15 @@ async fn trusted_browser_skips_the_challenge_until_revoked(gw: &TestGateway) {
     gw.clock.advance(30);
     let c = client();
     sign_in_to_challenge(&c, gw, "admin@example.com", "/members").await;
-    let resp = submit_code(&c, gw, "totp", &oathtool(&secret, gw.clock.now()), "/members", &[("trust", "1")]).await;
+    let resp = submit_code(
+        &c,
+        gw,
+        "totp",
+        &oathtool(&secret, gw.clock.now()),
+        "/members",
+        &[("trust", "1")],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let device_cookie = resp
         .headers()
@@ -151,17 +194,26 @@ async fn trusted_browser_skips_the_challenge_until_revoked(gw: &TestGateway) {
         .find(|v| v.starts_with("sekisho_device="))
         .expect("device cookie")
         .to_string();
-    assert!(device_cookie.contains("HttpOnly") && device_cookie.contains("Max-Age=2592000"), "{device_cookie}");
+    assert!(
+        device_cookie.contains("HttpOnly") && device_cookie.contains("Max-Age=2592000"),
+        "{device_cookie}"
+    );
     // The device cookie never reaches the upstream.
     assert_eq!(get(&c, gw, "/members").await.status(), StatusCode::OK);
     let seen = gw.upstream.last("/members");
-    assert!(header(&seen, "cookie").iter().all(|v| !v.contains("sekisho_device")));
+    assert!(header(&seen, "cookie")
+        .iter()
+        .all(|v| !v.contains("sekisho_device")));
 
     // Sign out and in again: no challenge on this browser.
     let page = get(&c, gw, "/_sekisho/logout").await.text().await.unwrap();
     post(&c, gw, "/_sekisho/logout", &[("csrf", &form_csrf(&page))]).await;
     let resp = sign_in(&c, gw, "admin@example.com", PASSWORD, "/members").await;
-    assert_eq!(location(&resp), "/members", "trusted browser skips the challenge");
+    assert_eq!(
+        location(&resp),
+        "/members",
+        "trusted browser skips the challenge"
+    );
     assert_eq!(get(&c, gw, "/admin/x").await.status(), StatusCode::OK);
     // A rule that refuses remembered browsers asks again.
     let resp = get(&c, gw, "/strict-device/x").await;
@@ -169,11 +221,24 @@ async fn trusted_browser_skips_the_challenge_until_revoked(gw: &TestGateway) {
     assert!(location(&resp).starts_with("/_sekisho/mfa?"));
 
     // Listed in settings; revoking it brings the challenge back.
-    let page = get(&c, gw, "/_sekisho/settings").await.text().await.unwrap();
+    let page = get(&c, gw, "/_sekisho/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("id=\"devices\""), "listed");
-    let resp = post(&c, gw, "/_sekisho/settings/devices/revoke", &[("csrf", &form_csrf(&page)), ("id", "all")]).await;
+    let resp = post(
+        &c,
+        gw,
+        "/_sekisho/settings/devices/revoke",
+        &[("csrf", &form_csrf(&page)), ("id", "all")],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = sign_in(&c, gw, "admin@example.com", PASSWORD, "/members").await;
-    assert!(location(&resp).starts_with("/_sekisho/mfa?"), "revoked: challenge again");
+    assert!(
+        location(&resp).starts_with("/_sekisho/mfa?"),
+        "revoked: challenge again"
+    );
 }
 on_both_stores!(trusted_browser_skips_the_challenge_until_revoked);
