@@ -86,10 +86,11 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// Sensitive changes: an enrolled user must have passed a real second factor recently.
-fn require_recent_mfa(ctx: &UiContext, x: &Ready, back: &str) -> Result<(), Response> {
+/// Sensitive changes: an enrolled user must have passed a real second factor
+/// recently; otherwise the redirect to the challenge, which comes back to `back`.
+fn reauth_redirect(ctx: &UiContext, x: &Ready, back: &str) -> Option<Response> {
     if !x.enrollment.is_enrolled() {
-        return Ok(());
+        return None;
     }
     let s = &x.session;
     let fresh = s.level == AuthLevel::Mfa
@@ -97,15 +98,7 @@ fn require_recent_mfa(ctx: &UiContext, x: &Ready, back: &str) -> Result<(), Resp
         && s.mfa_at.is_some_and(|at| {
             ctx.mfa.now() - at <= ctx.mfa.settings().reauth_within.as_secs() as i64
         });
-    if fresh {
-        Ok(())
-    } else {
-        Err(see_other(&format!(
-            "{}mfa?rd={}",
-            ctx.config.prefix,
-            enc(back)
-        )))
-    }
+    (!fresh).then(|| see_other(&format!("{}mfa?rd={}", ctx.config.prefix, enc(back))))
 }
 
 fn settings_path(ctx: &UiContext) -> String {
@@ -321,7 +314,7 @@ pub async fn totp_form(State(ctx): Ctx, req: Request) -> Response {
         return x.r.error(&ctx, ErrorKind::NotFound);
     }
     let target = setup_target(&ctx, &x.form);
-    if let Err(resp) = require_recent_mfa(
+    if let Some(resp) = reauth_redirect(
         &ctx,
         &x,
         &format!("{}settings/totp?{}", ctx.config.prefix, target.query()),
@@ -338,7 +331,7 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
         Err(resp) => return resp,
     };
     let target = setup_target(&ctx, &x.form);
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+    if let Some(resp) = reauth_redirect(&ctx, &x, &settings_path(&ctx)) {
         return resp;
     }
     let m = mfa_texts(x.r.lang);
@@ -490,7 +483,7 @@ async fn remove_factor(ctx: Arc<UiContext>, req: Request, method: MfaMethod) -> 
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+    if let Some(resp) = reauth_redirect(&ctx, &x, &settings_path(&ctx)) {
         return resp;
     }
     let uid = &x.session.user_id;
@@ -622,7 +615,7 @@ async fn code_form(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Respon
             "email"
         }
     );
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &back) {
+    if let Some(resp) = reauth_redirect(&ctx, &x, &back) {
         return resp;
     }
     code_setup(&ctx, &x, ch, "", Feedback::default(), false)
@@ -659,7 +652,7 @@ async fn code_send(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Respon
     if !factor_available(&ctx, channel_factor(ch)) {
         return x.r.error(&ctx, ErrorKind::NotFound);
     }
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+    if let Some(resp) = reauth_redirect(&ctx, &x, &settings_path(&ctx)) {
         return resp;
     }
     let m = mfa_texts(x.r.lang);
@@ -706,7 +699,7 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+    if let Some(resp) = reauth_redirect(&ctx, &x, &settings_path(&ctx)) {
         return resp;
     }
     let m = mfa_texts(x.r.lang);
@@ -807,7 +800,7 @@ pub async fn backup_regenerate(State(ctx): Ctx, req: Request) -> Response {
     if !x.enrollment.is_enrolled() {
         return x.r.error(&ctx, ErrorKind::BadRequest);
     }
-    if let Err(resp) = require_recent_mfa(&ctx, &x, &settings_path(&ctx)) {
+    if let Some(resp) = reauth_redirect(&ctx, &x, &settings_path(&ctx)) {
         return resp;
     }
     notify(&ctx, &x.session, x.r.lang, Notice::BackupCodesRegenerated);
