@@ -501,9 +501,16 @@ fn user(cmd: UserCommand) -> CliResult {
             let s = load(&config)?;
             let email = Email::parse(&email).map_err(|e| e.to_string())?;
             let (password, generated, hash) = new_password(&s, password_stdin)?;
-            let user = with_accounts(&s, async |a| a.set_password(&email, &hash).await)?;
+            // A new password also forgets the user's trusted browsers.
+            let (user, devices) = with_accounts(&s, async |a| {
+                let user = a.set_password(&email, &hash).await?;
+                let devices = a.factors().revoke_all_trusted_devices(&user.id).await?;
+                Ok((user, devices))
+            })?;
             let note = block(revoke_sessions(&s, &user.id))?;
-            println!("password changed for {email}; {note}");
+            println!(
+                "password changed for {email}; {devices} trusted browser(s) forgotten; {note}"
+            );
             print_generated(&password, generated);
             Ok(())
         }

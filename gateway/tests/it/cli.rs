@@ -348,3 +348,40 @@ fn raw_get(base: &str, path: &str) -> u16 {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
 }
+
+#[test]
+fn keys_rotate_reports_and_keeps_the_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sample(dir.path());
+    let run = || {
+        sekisho()
+            .args(["keys", "rotate", "--config"])
+            .arg(&config)
+            .env_remove("SEKISHO_ENCRYPTION_KEY")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("re-encrypted 0 TOTP secret(s)"), "{text}");
+    // SQLite without a configured key: one key file beside the database, reused.
+    let key = dir.path().join("t.key");
+    let first = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(first.trim().len(), 64);
+    assert!(run().status.success());
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), first);
+    // A key that is too short is a clear configuration error.
+    let out = sekisho()
+        .args(["keys", "rotate", "--config"])
+        .arg(&config)
+        .env("SEKISHO_ENCRYPTION_KEY", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SEKISHO_ENCRYPTION_KEY"));
+}
