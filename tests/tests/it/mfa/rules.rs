@@ -211,3 +211,35 @@ fn secrets_never_reach_the_logs() {
         assert!(!logs.contains(&n), "a secret reached the logs: {n}");
     }
 }
+
+#[test]
+fn when_required_asks_only_where_a_rule_needs_it() {
+    let gw = TestGateway::start_with(Store::Memory, "\n[mfa]\nat_login = \"when_required\"\n");
+    block_on(async {
+        let c = client();
+        sign_in(&c, &gw, "admin@example.com", PASSWORD, "/").await;
+        let (secret, _) = enrol_totp(&c, &gw).await;
+        gw.clock.advance(30);
+        let c = client();
+        let resp = sign_in(&c, &gw, "admin@example.com", PASSWORD, "/members").await;
+        assert_eq!(location(&resp), "/members", "no challenge at sign-in");
+        assert_eq!(get(&c, &gw, "/members").await.status(), StatusCode::OK);
+        let resp = get(&c, &gw, "/admin/x").await;
+        assert!(
+            location(&resp).starts_with("/_sekisho/mfa?"),
+            "step-up on demand"
+        );
+        let rd = location_param(&resp, "rd").unwrap();
+        let resp = submit_code(
+            &c,
+            &gw,
+            "totp",
+            &oathtool(&secret, gw.clock.now()),
+            &rd,
+            &[],
+        )
+        .await;
+        assert_eq!(location(&resp), rd);
+        assert_eq!(get(&c, &gw, "/admin/x").await.status(), StatusCode::OK);
+    });
+}
