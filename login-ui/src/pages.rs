@@ -153,9 +153,12 @@ pub fn apply_security_headers(headers: &mut HeaderMap, csp: &HeaderValue) {
         http::header::X_FRAME_OPTIONS,
         HeaderValue::from_static("DENY"),
     );
+    // Not `no-referrer`: under it browsers send `Origin: null` with every form POST, and
+    // the Origin check would refuse our own sign-in form. `same-origin` still tells
+    // other sites nothing.
     headers.insert(
         http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         http::header::X_CONTENT_TYPE_OPTIONS,

@@ -156,7 +156,7 @@ async fn login_page_is_localised_and_hardened() {
         "{csp}"
     );
     assert_eq!(h.get("cache-control").unwrap(), "no-store");
-    assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
+    assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
     let csrf = set_cookies(&h)
         .into_iter()
         .find(|c| c.starts_with("sekisho_csrf="))

@@ -19,14 +19,13 @@ pub enum Store {
 /// Every request the upstream saw: (path, headers as (lower-case name, value)).
 pub type Seen = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
 
-/// An HTTP server that answers every request with a JSON list of its headers.
-pub struct Upstream {
+/// An axum app served on an ephemeral loopback port from a runtime of its own.
+pub struct LocalServer {
     pub port: u16,
-    pub seen: Seen,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-impl Drop for Upstream {
+impl Drop for LocalServer {
     fn drop(&mut self) {
         // Tests drop this inside their own runtime, where a blocking drop would panic.
         if let Some(rt) = self.runtime.take() {
@@ -35,18 +34,41 @@ impl Drop for Upstream {
     }
 }
 
-impl Upstream {
-    pub fn start() -> Self {
+impl LocalServer {
+    pub fn serve(app: axum::Router) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let seen: Seen = Arc::default();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        // Bound without `block_on`, so a test can start one inside its own runtime.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
+        let listener = {
+            let _inside = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).unwrap()
+        };
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            port,
+            runtime: Some(runtime),
+        }
+    }
+}
+
+/// An HTTP server that answers every request with a JSON list of its headers.
+pub struct Upstream {
+    pub port: u16,
+    pub seen: Seen,
+    _server: LocalServer,
+}
+
+impl Upstream {
+    pub fn start() -> Self {
+        let seen: Seen = Arc::default();
         let recorded = Arc::clone(&seen);
         let app = axum::Router::new().fallback(any(move |req: Request| {
             let recorded = Arc::clone(&recorded);
@@ -71,13 +93,11 @@ impl Upstream {
                 )
             }
         }));
-        runtime.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = LocalServer::serve(app);
         Self {
-            port,
+            port: server.port,
             seen,
-            runtime: Some(runtime),
+            _server: server,
         }
     }
 

@@ -1,7 +1,10 @@
 //! End-to-end tests: the real gateway (Pingora, in-process on its own thread) in front
 //! of a real upstream HTTP server, over loopback on ephemeral ports, with the memory
-//! store and with a real `redis-server`, and SQLite accounts.
+//! store and with a real `redis-server`, and SQLite accounts; and the hosted pages
+//! driven in a real headless Chromium.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod hardening;
 mod harness;
 mod journeys;
