@@ -10,6 +10,7 @@ mod a11y;
 mod artifacts;
 mod driver;
 mod journeys;
+mod mfa;
 mod other_origin;
 mod session;
 

@@ -194,7 +194,7 @@ async fn audit(b: &Browser, lang: &str) -> Vec<String> {
     problems
 }
 
-async fn assert_accessible(b: &Browser, lang: &str) {
+pub(super) async fn assert_accessible(b: &Browser, lang: &str) {
     let problems = audit(b, lang).await;
     b.step(&format!("audited {}", b.url().await.path())).await;
     assert!(
