@@ -24,6 +24,11 @@ use zeroize::Zeroizing;
 
 const CODE_DIGITS: u32 = 6;
 
+/// Wrong second-factor codes allowed per user within the window.
+pub const SECOND_FACTOR_FAILURE_LIMIT: u64 = 10;
+/// Seconds the failure count lives (from the first failure).
+pub const SECOND_FACTOR_FAILURE_WINDOW: u64 = 900;
+
 /// Where a one-time code goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeChannel {
@@ -280,6 +285,36 @@ impl MfaService {
 
     pub async fn remove_totp(&self, user_id: &str) -> Result<bool, AuthError> {
         self.factors.remove_totp(user_id).await
+    }
+
+    // --- guessing ---
+
+    fn failures_key(user_id: &str) -> String {
+        format!("mfa-fail:{user_id}")
+    }
+
+    /// Whether second-factor attempts are paused for this user: after
+    /// [`SECOND_FACTOR_FAILURE_LIMIT`] wrong codes (any factor) within
+    /// [`SECOND_FACTOR_FAILURE_WINDOW`] seconds, so codes cannot be guessed at
+    /// request speed. (Lockouts with notices and admin unlock build on this.)
+    pub async fn second_factor_paused(&self, user_id: &str) -> Result<bool, AuthError> {
+        Ok(
+            match self.counters.get(&Self::failures_key(user_id)).await? {
+                Some(raw) => std::str::from_utf8(&raw)
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some_and(|n| n >= SECOND_FACTOR_FAILURE_LIMIT),
+                None => false,
+            },
+        )
+    }
+
+    /// Counts a wrong second-factor code.
+    pub async fn note_second_factor_failure(&self, user_id: &str) -> Result<u64, AuthError> {
+        Ok(self
+            .counters
+            .incr(&Self::failures_key(user_id), SECOND_FACTOR_FAILURE_WINDOW)
+            .await?)
     }
 
     // --- e-mail and SMS codes ---

@@ -461,15 +461,30 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
         return r.error(&ctx, ErrorKind::BadRequest);
     };
     let now = ctx.mfa.now();
-    let verdict = match check(
-        &ctx,
-        r.lang,
-        &session.user_id,
-        method,
-        form.get("code").unwrap_or(""),
-    )
-    .await
-    {
+    let paused = match ctx.mfa.second_factor_paused(&session.user_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+            return r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
+    let verdict = if paused {
+        Ok(Verdict::Refused {
+            reason: Reason::TooManyAttempts,
+            message: crate::i18n::mfa_texts(r.lang).err_paused.to_string(),
+            detail: Some("paused".into()),
+        })
+    } else {
+        check(
+            &ctx,
+            r.lang,
+            &session.user_id,
+            method,
+            form.get("code").unwrap_or(""),
+        )
+        .await
+    };
+    let verdict = match verdict {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "second factor check failed");
@@ -490,6 +505,11 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
             message,
             detail,
         } => {
+            if !paused {
+                if let Err(e) = ctx.mfa.note_second_factor_failure(&session.user_id).await {
+                    tracing::warn!(error = %e, "could not count a second-factor failure");
+                }
+            }
             let mut e =
                 event(&r, &session, now, EventKind::SecondFactor, false, reason).method(method);
             if let Some(d) = detail {

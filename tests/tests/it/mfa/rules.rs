@@ -243,3 +243,35 @@ fn when_required_asks_only_where_a_rule_needs_it() {
         assert_eq!(get(&c, &gw, "/admin/x").await.status(), StatusCode::OK);
     });
 }
+
+/// Codes cannot be guessed at request speed: ten wrong ones pause the challenge.
+#[test]
+fn wrong_codes_pause_the_challenge() {
+    let gw = TestGateway::start(Store::Memory);
+    block_on(async {
+        let c = client();
+        sign_in(&c, &gw, "admin@example.com", PASSWORD, "/").await;
+        let (secret, _) = enrol_totp(&c, &gw).await;
+        gw.clock.advance(30);
+        let c = client();
+        sign_in_to_challenge(&c, &gw, "admin@example.com", "/members").await;
+        let right = oathtool(&secret, gw.clock.now());
+        let wrong = if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        for _ in 0..10 {
+            let resp = submit_code(&c, &gw, "totp", wrong, "/members", &[]).await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        }
+        let resp = submit_code(&c, &gw, "totp", &right, "/members", &[]).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(resp.text().await.unwrap().contains("Too many wrong codes"));
+        // The pause ends with its window.
+        gw.clock.advance(901);
+        let right = oathtool(&secret, gw.clock.now());
+        let resp = submit_code(&c, &gw, "totp", &right, "/members", &[]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    });
+}
