@@ -3,13 +3,13 @@
 //! a new session id at level `mfa`, an optional trusted-browser cookie, notices.
 use crate::form::Form;
 use crate::handlers::{
-    add_cookie, base_cookie, check_form, csrf_nonce, current_session, html, rd_or_default, read,
+    add_cookie, base_cookie, check_form, current_session, form_page, html, rd_or_default, read,
     see_other, Ctx, Req,
 };
 use crate::i18n::{fill, MfaTexts};
 use crate::mfa_views::{ChallengePage, MethodLink, NoticePage};
 use crate::pages::{self, ErrorKind};
-use crate::{csrf, UiContext};
+use crate::UiContext;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::StatusCode;
@@ -23,7 +23,7 @@ use sekisho_notify::{Notice, Recipient};
 use std::sync::Arc;
 
 mod codes;
-pub(crate) use codes::{check, deliver_code, Verdict};
+pub(crate) use codes::{check, deliver_code, totp_verdict, Verdict};
 
 /// Where to go after the challenge, and which factors the page there accepts.
 #[derive(Debug, Clone)]
@@ -266,8 +266,6 @@ impl Challenge<'_> {
     fn page(&self, method: MfaMethod, fb: Feedback) -> Response {
         let (ctx, r) = (self.ctx, self.r);
         let m = crate::i18n::mfa_texts(r.lang);
-        let (nonce, new_cookie) = csrf_nonce(ctx, r);
-        let token = csrf::token_for(ctx.csrf_key(), &nonce);
         let send_to = match method {
             MfaMethod::Email => Some(fill(m.send_to, &[("to", &mask_email(&self.session.email))])),
             MfaMethod::Sms => Some(fill(m.send_to, &[("to", m.method_sms)])),
@@ -292,29 +290,26 @@ impl Challenge<'_> {
             .settings()
             .trusted_device_for
             .map(|d| (d.as_secs() / 86_400).max(1).to_string());
-        let body = pages::render(&ChallengePage {
-            page: r.chrome(ctx),
-            csrf: &token,
-            rd: &self.target.rd,
-            methods: self.target.methods_value(),
-            method: method.as_str(),
-            method_label: method_name(m, method),
-            intro: if self.session.level == AuthLevel::Partial {
-                m.mfa_intro
-            } else {
-                m.step_up_intro
-            },
-            send_to,
-            notice: fb.notice,
-            error: fb.error,
-            others,
-            trust_label: trust_days.map(|n| fill(m.trust_label, &[("n", &n)])),
-        });
-        let mut resp = html(fb.status.unwrap_or(StatusCode::OK), body);
-        if let Some(c) = new_cookie {
-            add_cookie(&mut resp, &c);
-        }
-        resp
+        form_page(ctx, r, fb.status.unwrap_or(StatusCode::OK), |token| {
+            pages::render(&ChallengePage {
+                page: r.chrome(ctx),
+                csrf: token,
+                rd: &self.target.rd,
+                methods: self.target.methods_value(),
+                method: method.as_str(),
+                method_label: method_name(m, method),
+                intro: if self.session.level == AuthLevel::Partial {
+                    m.mfa_intro
+                } else {
+                    m.step_up_intro
+                },
+                send_to,
+                notice: fb.notice,
+                error: fb.error,
+                others,
+                trust_label: trust_days.map(|n| fill(m.trust_label, &[("n", &n)])),
+            })
+        })
     }
 }
 

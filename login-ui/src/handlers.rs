@@ -150,6 +150,23 @@ pub(crate) fn csrf_nonce(ctx: &UiContext, r: &Req) -> (String, Option<Cookie<'st
     }
 }
 
+/// A page with a form: renders `body(token)` with this browser's CSRF token and sets
+/// the nonce cookie when the browser has none yet.
+pub(crate) fn form_page(
+    ctx: &UiContext,
+    r: &Req,
+    status: StatusCode,
+    body: impl FnOnce(&str) -> String,
+) -> Response {
+    let (nonce, new_cookie) = csrf_nonce(ctx, r);
+    let token = csrf::token_for(ctx.csrf_key(), &nonce);
+    let mut resp = html(status, body(&token));
+    if let Some(c) = new_cookie {
+        add_cookie(&mut resp, &c);
+    }
+    resp
+}
+
 /// Origin and CSRF token checks for a posted form.
 pub(crate) fn check_form(ctx: &UiContext, r: &Req, form: &Form) -> Result<(), ErrorKind> {
     if !csrf::same_origin(&r.headers, r.scheme(ctx), r.host()) {
@@ -192,48 +209,38 @@ fn login_page(
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Response {
-    let (nonce, new_cookie) = csrf_nonce(ctx, r);
-    let token = csrf::token_for(ctx.csrf_key(), &nonce);
-    let body = pages::render(&LoginPage {
-        page: r.chrome(ctx),
-        csrf: &token,
-        rd,
-        email,
-        error,
-    });
-    let mut resp = html(status, body);
-    if let Some(c) = new_cookie {
-        add_cookie(&mut resp, &c);
-    }
-    resp
+    form_page(ctx, r, status, |token| {
+        pages::render(&LoginPage {
+            page: r.chrome(ctx),
+            csrf: token,
+            rd,
+            email,
+            error,
+        })
+    })
 }
 
 fn account_page(ctx: &UiContext, r: &Req, session: &Session, continue_to: &str) -> Response {
-    let (nonce, new_cookie) = csrf_nonce(ctx, r);
-    let token = csrf::token_for(ctx.csrf_key(), &nonce);
     let t = i18n::texts(r.lang);
     let since = humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(session.created_at.max(0) as u64),
     )
     .to_string();
-    let body = pages::render(&AccountPage {
-        page: r.chrome(ctx),
-        display_name: &session.display_name,
-        email: &session.email,
-        groups: session.groups.join(", "),
-        level: match session.level {
-            AuthLevel::Partial | AuthLevel::Password => t.level_password,
-            AuthLevel::Mfa => t.level_mfa,
-        },
-        since,
-        continue_to,
-        csrf: &token,
-    });
-    let mut resp = html(StatusCode::OK, body);
-    if let Some(c) = new_cookie {
-        add_cookie(&mut resp, &c);
-    }
-    resp
+    form_page(ctx, r, StatusCode::OK, |token| {
+        pages::render(&AccountPage {
+            page: r.chrome(ctx),
+            display_name: &session.display_name,
+            email: &session.email,
+            groups: session.groups.join(", "),
+            level: match session.level {
+                AuthLevel::Partial | AuthLevel::Password => t.level_password,
+                AuthLevel::Mfa => t.level_mfa,
+            },
+            since,
+            continue_to,
+            csrf: token,
+        })
+    })
 }
 
 /// `GET {prefix}`: who am I.
@@ -380,19 +387,12 @@ pub async fn logout_form(State(ctx): Ctx, req: Request) -> Response {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    let (nonce, new_cookie) = csrf_nonce(&ctx, &r);
-    let token = csrf::token_for(ctx.csrf_key(), &nonce);
-    let mut resp = html(
-        StatusCode::OK,
+    form_page(&ctx, &r, StatusCode::OK, |token| {
         pages::render(&LogoutPage {
             page: r.chrome(&ctx),
-            csrf: &token,
-        }),
-    );
-    if let Some(c) = new_cookie {
-        add_cookie(&mut resp, &c);
-    }
-    resp
+            csrf: token,
+        })
+    })
 }
 
 /// `POST {prefix}logout`: ends the session in the store and clears the cookie.

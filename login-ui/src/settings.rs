@@ -3,25 +3,23 @@
 //! replace a factor need an MFA no older than `mfa.reauth_within`.
 use crate::challenge::{
     deliver_code, elevate, event, factor_available, mask_email, mask_phone, method_name, notify,
-    Feedback, Target,
+    totp_verdict, Feedback, Target, Verdict,
 };
 use crate::form::Form;
-use crate::handlers::{
-    add_cookie, check_form, csrf_nonce, current_session, html, read, see_other, Ctx, Req,
-};
+use crate::handlers::{check_form, current_session, form_page, html, read, see_other, Ctx, Req};
 use crate::i18n::{fill, mfa_texts};
 use crate::mfa_views::{
     ActivityRow, BackupCodesPage, CodeSetupPage, DeviceRow, MethodRow, SessionRow, SettingsPage,
     TotpSetupPage,
 };
 use crate::pages::{self, ErrorKind};
-use crate::{csrf, UiContext};
+use crate::UiContext;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::StatusCode;
 use sekisho_auth::{
     AuthLevel, CodeChannel, CodeOutcome, Enrollment, EventKind, MfaMethod, Reason, Session,
-    SessionKey, TotpOutcome,
+    SessionKey,
 };
 use sekisho_config::Factor;
 use sekisho_notify::{MfaMethodName, Notice};
@@ -83,6 +81,14 @@ async fn ready(ctx: &UiContext, req: Request, post: bool) -> Result<Ready, Respo
         session,
         enrollment,
     })
+}
+
+impl Ready {
+    /// Records a change the user made successfully.
+    async fn record_ok(&self, ctx: &UiContext, kind: EventKind, reason: Reason, method: MfaMethod) {
+        let e = event(&self.r, &self.session, ctx.mfa.now(), kind, true, reason).method(method);
+        ctx.mfa.record(e).await;
+    }
 }
 
 fn enc(s: &str) -> String {
@@ -150,85 +156,82 @@ async fn render_overview(
         .recent_for_user(&x.session.user_id, 20)
         .await
         .unwrap_or_default();
-    let (nonce, new_cookie) = csrf_nonce(ctx, r);
-    let token = csrf::token_for(ctx.csrf_key(), &nonce);
-    let body = pages::render(&SettingsPage {
-        page: r.chrome(ctx),
-        csrf: &token,
-        notice,
-        error,
-        totp: row(Factor::Totp, MfaMethod::Totp, e.has_totp(), String::new()),
-        email: row(
-            Factor::Email,
-            MfaMethod::Email,
-            e.email_enabled,
-            if e.email_enabled {
-                mask_email(&x.session.email)
-            } else {
-                String::new()
-            },
-        ),
-        sms: row(
-            Factor::Sms,
-            MfaMethod::Sms,
-            e.phone.is_some(),
-            e.phone.as_deref().map(mask_phone).unwrap_or_default(),
-        ),
-        backup_status: e.is_enrolled().then(|| {
-            if e.backup_total == 0 {
-                m.backup_none.to_string()
-            } else {
-                fill(
-                    m.backup_status,
-                    &[
-                        ("n", &e.backup_remaining.to_string()),
-                        ("m", &e.backup_total.to_string()),
-                    ],
-                )
-            }
-        }),
-        backup_warning: (e.is_enrolled() && e.backup_total > 0 && e.backup_remaining <= 3)
-            .then(|| fill(m.backup_low, &[("n", &e.backup_remaining.to_string())])),
-        devices: devices
-            .into_iter()
-            .map(|d| DeviceRow {
-                id: d.id,
-                summary: d.ua_summary,
-                last_used: when(d.last_used_at),
-                expires: when(d.expires_at),
-            })
-            .collect(),
-        sessions: sessions
-            .into_iter()
-            .map(|(k, s)| SessionRow {
-                key: k.to_hex(),
-                summary: sekisho_auth::mfa_service::ua_summary(
-                    s.user_agent.as_deref().unwrap_or(""),
-                ),
-                ip: s.ip.clone().unwrap_or_default(),
-                since: when(s.created_at),
-                current: k == x.key,
-            })
-            .collect(),
-        activity: activity
-            .into_iter()
-            .map(|a| ActivityRow {
-                at: when(a.at),
-                what: match &a.method {
-                    Some(method) => format!("{} ({method}): {}", a.kind, a.reason),
-                    None => format!("{}: {}", a.kind, a.reason),
+    form_page(ctx, r, StatusCode::OK, |token| {
+        pages::render(&SettingsPage {
+            page: r.chrome(ctx),
+            csrf: token,
+            notice,
+            error,
+            totp: row(Factor::Totp, MfaMethod::Totp, e.has_totp(), String::new()),
+            email: row(
+                Factor::Email,
+                MfaMethod::Email,
+                e.email_enabled,
+                if e.email_enabled {
+                    mask_email(&x.session.email)
+                } else {
+                    String::new()
                 },
-                ok: a.success,
-                ip: a.ip.unwrap_or_default(),
-                ua: sekisho_auth::mfa_service::ua_summary(a.user_agent.as_deref().unwrap_or("")),
-            })
-            .collect(),
-    });
-    let mut resp = html(StatusCode::OK, body);
-    if let Some(c) = new_cookie {
-        add_cookie(&mut resp, &c);
-    }
-    resp
+            ),
+            sms: row(
+                Factor::Sms,
+                MfaMethod::Sms,
+                e.phone.is_some(),
+                e.phone.as_deref().map(mask_phone).unwrap_or_default(),
+            ),
+            backup_status: e.is_enrolled().then(|| {
+                if e.backup_total == 0 {
+                    m.backup_none.to_string()
+                } else {
+                    fill(
+                        m.backup_status,
+                        &[
+                            ("n", &e.backup_remaining.to_string()),
+                            ("m", &e.backup_total.to_string()),
+                        ],
+                    )
+                }
+            }),
+            backup_warning: (e.is_enrolled() && e.backup_total > 0 && e.backup_remaining <= 3)
+                .then(|| fill(m.backup_low, &[("n", &e.backup_remaining.to_string())])),
+            devices: devices
+                .into_iter()
+                .map(|d| DeviceRow {
+                    id: d.id,
+                    summary: d.ua_summary,
+                    last_used: when(d.last_used_at),
+                    expires: when(d.expires_at),
+                })
+                .collect(),
+            sessions: sessions
+                .into_iter()
+                .map(|(k, s)| SessionRow {
+                    key: k.to_hex(),
+                    summary: sekisho_auth::mfa_service::ua_summary(
+                        s.user_agent.as_deref().unwrap_or(""),
+                    ),
+                    ip: s.ip.clone().unwrap_or_default(),
+                    since: when(s.created_at),
+                    current: k == x.key,
+                })
+                .collect(),
+            activity: activity
+                .into_iter()
+                .map(|a| ActivityRow {
+                    at: when(a.at),
+                    what: match &a.method {
+                        Some(method) => format!("{} ({method}): {}", a.kind, a.reason),
+                        None => format!("{}: {}", a.kind, a.reason),
+                    },
+                    ok: a.success,
+                    ip: a.ip.unwrap_or_default(),
+                    ua: sekisho_auth::mfa_service::ua_summary(
+                        a.user_agent.as_deref().unwrap_or(""),
+                    ),
+                })
+                .collect(),
+        })
+    })
 }
 
 // --- authenticator app ---
@@ -243,24 +246,19 @@ fn totp_page(
     status: StatusCode,
 ) -> Response {
     let r = &x.r;
-    let (nonce, new_cookie) = csrf_nonce(ctx, r);
-    let token = csrf::token_for(ctx.csrf_key(), &nonce);
     let m = mfa_texts(r.lang);
-    let body = pages::render(&TotpSetupPage {
-        page: r.chrome(ctx),
-        csrf: &token,
-        rd: &target.rd,
-        methods: target.methods_value(),
-        intro: (!x.enrollment.is_enrolled()).then_some(m.enrol_required),
-        qr_svg: svg,
-        secret_grouped: grouped,
-        error,
-    });
-    let mut resp = html(status, body);
-    if let Some(c) = new_cookie {
-        add_cookie(&mut resp, &c);
-    }
-    resp
+    form_page(ctx, r, status, |token| {
+        pages::render(&TotpSetupPage {
+            page: r.chrome(ctx),
+            csrf: token,
+            rd: &target.rd,
+            methods: target.methods_value(),
+            intro: (!x.enrollment.is_enrolled()).then_some(m.enrol_required),
+            qr_svg: svg,
+            secret_grouped: grouped,
+            error,
+        })
+    })
 }
 
 async fn show_totp(
@@ -350,26 +348,12 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
             return x.r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    let refusal = match outcome {
-        TotpOutcome::Accepted => None,
-        TotpOutcome::Drift { minutes, steps } => Some((
-            Reason::ClockDrift,
-            fill(
-                if minutes < 0 {
-                    m.err_drift_slow
-                } else {
-                    m.err_drift_fast
-                },
-                &[("n", &minutes.abs().max(1).to_string())],
-            ),
-            Some(format!("drift_steps={steps}")),
-        )),
-        TotpOutcome::Malformed => Some((Reason::InvalidOtp, m.err_malformed.to_string(), None)),
-        TotpOutcome::Replayed | TotpOutcome::Invalid | TotpOutcome::NotEnrolled => {
-            Some((Reason::InvalidOtp, m.err_invalid_code.to_string(), None))
-        }
-    };
-    if let Some((reason, message, detail)) = refusal {
+    if let Verdict::Refused {
+        reason,
+        message,
+        detail,
+    } = totp_verdict(m, outcome)
+    {
         let mut e = event(&x.r, &x.session, now, EventKind::Enrollment, false, reason)
             .method(MfaMethod::Totp);
         if let Some(d) = detail {
@@ -378,19 +362,13 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
         ctx.mfa.record(e).await;
         return show_totp(&ctx, &x, &target, Some(message), StatusCode::UNAUTHORIZED).await;
     }
-    ctx.mfa
-        .record(
-            event(
-                &x.r,
-                &x.session,
-                now,
-                EventKind::Enrollment,
-                true,
-                Reason::Enrolled,
-            )
-            .method(MfaMethod::Totp),
-        )
-        .await;
+    x.record_ok(
+        &ctx,
+        EventKind::Enrollment,
+        Reason::Enrolled,
+        MfaMethod::Totp,
+    )
+    .await;
     notify(
         &ctx,
         &x.session,
@@ -440,19 +418,13 @@ async fn backup_codes_page(
         tracing::error!(error = %e, request_id = %x.r.request_id(), "could not make backup codes");
         x.r.error(ctx, ErrorKind::Unavailable)
     })?;
-    ctx.mfa
-        .record(
-            event(
-                &x.r,
-                &x.session,
-                ctx.mfa.now(),
-                EventKind::Settings,
-                true,
-                Reason::Regenerated,
-            )
-            .method(MfaMethod::BackupCode),
-        )
-        .await;
+    x.record_ok(
+        ctx,
+        EventKind::Settings,
+        Reason::Regenerated,
+        MfaMethod::BackupCode,
+    )
+    .await;
     let codes: Vec<String> = codes.iter().map(|c| c.display().to_string()).collect();
     let text = format!("{}\n\n{}\n", ctx.config.product, codes.join("\n"));
     Ok(html(
@@ -508,18 +480,7 @@ async fn remove_factor(ctx: Arc<UiContext>, req: Request, method: MfaMethod) -> 
         tracing::error!(error = %e, request_id = %x.r.request_id(), "could not remove a factor");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }
-    ctx.mfa
-        .record(
-            event(
-                &x.r,
-                &x.session,
-                ctx.mfa.now(),
-                EventKind::Settings,
-                true,
-                Reason::Removed,
-            )
-            .method(method),
-        )
+    x.record_ok(&ctx, EventKind::Settings, Reason::Removed, method)
         .await;
     notify(
         &ctx,
@@ -585,19 +546,13 @@ pub async fn device_revoke(State(ctx): Ctx, req: Request) -> Response {
         tracing::error!(error = %e, "could not revoke a trusted browser");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }
-    ctx.mfa
-        .record(
-            event(
-                &x.r,
-                &x.session,
-                ctx.mfa.now(),
-                EventKind::Settings,
-                true,
-                Reason::Revoked,
-            )
-            .method(MfaMethod::TrustedDevice),
-        )
-        .await;
+    x.record_ok(
+        &ctx,
+        EventKind::Settings,
+        Reason::Revoked,
+        MfaMethod::TrustedDevice,
+    )
+    .await;
     refreshed(&ctx, x).await
 }
 

@@ -130,6 +130,35 @@ pub(crate) enum Verdict {
     },
 }
 
+/// What the user reads for a TOTP check (sign-in or enrolment).
+pub(crate) fn totp_verdict(m: &MfaTexts, outcome: TotpOutcome) -> Verdict {
+    let refused = |reason, message: &str| Verdict::Refused {
+        reason,
+        message: message.to_string(),
+        detail: None,
+    };
+    match outcome {
+        TotpOutcome::Accepted => Verdict::Accepted { backup_left: None },
+        TotpOutcome::Replayed => refused(Reason::OtpReplayed, m.err_replayed),
+        TotpOutcome::Drift { minutes, steps } => Verdict::Refused {
+            reason: Reason::ClockDrift,
+            message: fill(
+                if minutes < 0 {
+                    m.err_drift_slow
+                } else {
+                    m.err_drift_fast
+                },
+                &[("n", &minutes.abs().max(1).to_string())],
+            ),
+            detail: Some(format!("drift_steps={steps}")),
+        },
+        TotpOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
+        TotpOutcome::Invalid | TotpOutcome::NotEnrolled => {
+            refused(Reason::InvalidOtp, m.err_invalid_code)
+        }
+    }
+}
+
 /// Checks `code` for `method` against the user's factors.
 pub(crate) async fn check(
     ctx: &UiContext,
@@ -145,26 +174,7 @@ pub(crate) async fn check(
         detail: None,
     };
     Ok(match method {
-        MfaMethod::Totp => match ctx.mfa.verify_totp(user_id, code).await? {
-            TotpOutcome::Accepted => Verdict::Accepted { backup_left: None },
-            TotpOutcome::Replayed => refused(Reason::OtpReplayed, m.err_replayed),
-            TotpOutcome::Drift { minutes, steps } => Verdict::Refused {
-                reason: Reason::ClockDrift,
-                message: fill(
-                    if minutes < 0 {
-                        m.err_drift_slow
-                    } else {
-                        m.err_drift_fast
-                    },
-                    &[("n", &minutes.abs().max(1).to_string())],
-                ),
-                detail: Some(format!("drift_steps={steps}")),
-            },
-            TotpOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
-            TotpOutcome::Invalid | TotpOutcome::NotEnrolled => {
-                refused(Reason::InvalidOtp, m.err_invalid_code)
-            }
-        },
+        MfaMethod::Totp => totp_verdict(m, ctx.mfa.verify_totp(user_id, code).await?),
         MfaMethod::Email | MfaMethod::Sms => {
             let ch = if method == MfaMethod::Sms {
                 CodeChannel::Sms

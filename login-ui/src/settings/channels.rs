@@ -13,37 +13,32 @@ fn code_setup(
 ) -> Response {
     let r = &x.r;
     let m = mfa_texts(r.lang);
-    let (nonce, new_cookie) = csrf_nonce(ctx, r);
-    let token = csrf::token_for(ctx.csrf_key(), &nonce);
-    let body = pages::render(&CodeSetupPage {
-        page: r.chrome(ctx),
-        csrf: &token,
-        heading: if channel == CodeChannel::Sms {
-            m.sms_setup_title
-        } else {
-            m.email_setup_title
-        },
-        channel: if channel == CodeChannel::Sms {
-            "sms"
-        } else {
-            "email"
-        },
-        intro: (channel == CodeChannel::Email).then(|| {
-            fill(
-                m.email_setup_intro,
-                &[("to", &mask_email(&x.session.email))],
-            )
-        }),
-        phone,
-        code_sent,
-        notice: fb.notice,
-        error: fb.error,
-    });
-    let mut resp = html(fb.status.unwrap_or(StatusCode::OK), body);
-    if let Some(c) = new_cookie {
-        add_cookie(&mut resp, &c);
-    }
-    resp
+    form_page(ctx, r, fb.status.unwrap_or(StatusCode::OK), |token| {
+        pages::render(&CodeSetupPage {
+            page: r.chrome(ctx),
+            csrf: token,
+            heading: if channel == CodeChannel::Sms {
+                m.sms_setup_title
+            } else {
+                m.email_setup_title
+            },
+            channel: if channel == CodeChannel::Sms {
+                "sms"
+            } else {
+                "email"
+            },
+            intro: (channel == CodeChannel::Email).then(|| {
+                fill(
+                    m.email_setup_intro,
+                    &[("to", &mask_email(&x.session.email))],
+                )
+            }),
+            phone,
+            code_sent,
+            notice: fb.notice,
+            error: fb.error,
+        })
+    })
 }
 
 fn channel_factor(ch: CodeChannel) -> Factor {
@@ -226,18 +221,7 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
         tracing::error!(error = %e, "could not save the factor");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }
-    ctx.mfa
-        .record(
-            event(
-                &x.r,
-                &x.session,
-                now,
-                EventKind::Enrollment,
-                true,
-                Reason::Enrolled,
-            )
-            .method(ch.method()),
-        )
+    x.record_ok(&ctx, EventKind::Enrollment, Reason::Enrolled, ch.method())
         .await;
     let name = if ch == CodeChannel::Sms {
         MfaMethodName::Sms

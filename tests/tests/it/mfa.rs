@@ -176,3 +176,52 @@ pub fn six_digits(text: &str) -> Option<String> {
         .find(|w| w.len() == 6)
         .map(str::to_string)
 }
+
+/// Signs `n` browsers in to the challenge, then submits one `code` from all of them at
+/// once; returns how many got through (every other one must be refused).
+pub async fn parallel_submissions(
+    gw: &TestGateway,
+    email: &str,
+    method: &str,
+    code: &str,
+    n: usize,
+) -> usize {
+    let mut ready = Vec::new();
+    for _ in 0..n {
+        let c = client();
+        sign_in_to_challenge(&c, gw, email, "/members").await;
+        let page = get(&c, gw, &format!("/_sekisho/mfa?m={method}&rd=/members")).await;
+        ready.push((c, form_csrf(&page.text().await.unwrap())));
+    }
+    let tasks: Vec<_> = ready
+        .into_iter()
+        .map(|(c, csrf)| {
+            let (url, origin) = (gw.url("/_sekisho/mfa/verify"), gw.base.clone());
+            let (method, code) = (method.to_string(), code.to_string());
+            tokio::spawn(async move {
+                c.post(url)
+                    .header("origin", origin)
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("m", &method),
+                        ("code", &code),
+                        ("rd", "/members"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        let status = t.await.unwrap();
+        if status == StatusCode::SEE_OTHER {
+            ok += 1;
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    ok
+}

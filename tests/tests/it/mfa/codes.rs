@@ -180,42 +180,8 @@ async fn backup_code_spent_once_in_parallel(gw: &TestGateway) {
     let c = client();
     sign_in(&c, gw, "admin@example.com", PASSWORD, "/").await;
     let (_, codes) = enrol_totp(&c, gw).await;
-    let mut clients = Vec::new();
-    for _ in 0..4 {
-        let c = client();
-        sign_in_to_challenge(&c, gw, "admin@example.com", "/members").await;
-        let page = get(&c, gw, "/_sekisho/mfa?m=backup_code&rd=/members").await;
-        clients.push((c, form_csrf(&page.text().await.unwrap())));
-    }
     let code = codes[3].to_uppercase().replace('-', " ");
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|(c, csrf)| {
-            let (url, origin, code) = (
-                gw.url("/_sekisho/mfa/verify"),
-                gw.base.clone(),
-                code.clone(),
-            );
-            tokio::spawn(async move {
-                c.post(url)
-                    .header("origin", origin)
-                    .form(&[
-                        ("csrf", csrf.as_str()),
-                        ("m", "backup_code"),
-                        ("code", code.as_str()),
-                        ("rd", "/members"),
-                    ])
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        ok += usize::from(t.await.unwrap() == StatusCode::SEE_OTHER);
-    }
+    let ok = parallel_submissions(gw, "admin@example.com", "backup_code", &code, 4).await;
     assert_eq!(ok, 1, "one backup code, one sign-in");
     let uid = super::totp::user_id(gw, "admin@example.com").await;
     assert_eq!(
