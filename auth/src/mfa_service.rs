@@ -11,6 +11,7 @@ use crate::factors::{Enrollment, FactorStore, MfaMethod, SealedTotp, TrustedDevi
 use crate::mfa::backup::{
     backup_code_hash, generate_backup_codes, normalize_backup_code, BackupCode,
 };
+use crate::mfa::hex_lower;
 use crate::mfa::otp::{generate_numeric_code, normalize_numeric_code, otp_mac, OneTimeCode};
 use crate::mfa::secretbox::Keyring;
 use crate::mfa::totp::{drift_minutes, verify_totp, TotpCheck, TotpParams, TotpSecret};
@@ -329,7 +330,7 @@ impl MfaService {
 
     fn mac(&self, channel: CodeChannel, user_id: &str, target: Option<&str>, code: &str) -> String {
         let context = format!("{}\0{user_id}\0{}", channel.tag(), target.unwrap_or(""));
-        hex(&otp_mac(self.mac_key.expose(), &context, code))
+        hex_lower(&otp_mac(self.mac_key.expose(), &context, code))
     }
 
     /// Makes a new code for the caller to send, unless the cool-down or the hourly
@@ -575,13 +576,9 @@ impl MfaService {
 }
 
 fn device_hash(token: &str) -> String {
-    hex(&Sha256::digest(
+    hex_lower(&Sha256::digest(
         format!("sekisho-device-v1\0{token}").as_bytes(),
     ))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// "Chrome on Linux": enough for a person to recognise a browser in a list.
