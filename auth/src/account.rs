@@ -153,6 +153,11 @@ impl AccountStore {
         crate::factors::FactorStore::new(self.pool.clone())
     }
 
+    /// Rollout nudges, reminder claims and adoption figures, in the same database.
+    pub fn rollout(&self) -> crate::rollout::RolloutStore {
+        crate::rollout::RolloutStore::new(self.pool.clone())
+    }
+
     /// The sign-in and MFA event log, in the same database.
     pub fn events(&self) -> crate::events::EventLog {
         crate::events::EventLog::new(self.pool.clone())

@@ -29,6 +29,9 @@ pub enum Reason {
     Regenerated,
     Revoked,
     SignedOut,
+    EnrolmentStarted,
+    EnrolmentCompleted,
+    EnrolmentAbandoned,
 }
 
 impl Reason {
@@ -54,6 +57,9 @@ impl Reason {
             Reason::Regenerated => "regenerated",
             Reason::Revoked => "revoked",
             Reason::SignedOut => "signed_out",
+            Reason::EnrolmentStarted => "enrolment_started",
+            Reason::EnrolmentCompleted => "enrolment_completed",
+            Reason::EnrolmentAbandoned => "enrolment_abandoned",
         }
     }
 }

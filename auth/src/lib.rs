@@ -19,6 +19,7 @@ pub mod factors;
 pub mod mfa;
 pub mod mfa_service;
 pub mod password;
+pub mod rollout;
 pub mod session;
 mod token;
 
@@ -33,6 +34,7 @@ pub use mfa_service::{
     TotpEnrollment, TotpOutcome,
 };
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
+pub use rollout::{Adoption, AdoptionRow, NoticeState, RolloutRow, RolloutStore, UnenrolledUser};
 pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
     SessionService, SessionStore, SessionTimeouts,

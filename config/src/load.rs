@@ -126,6 +126,13 @@ impl Validator<'_> {
             .collect::<R<Vec<_>>>()?;
         let email = self.email(f.email)?;
         let sms = self.sms(f.sms)?;
+        let enrollment = f
+            .enrollment
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| self.enrollment_rule(i, e, mfa.factors))
+            .collect::<R<Vec<_>>>()?;
+        let rollout = self.rollout(f.rollout)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -148,6 +155,8 @@ impl Validator<'_> {
             previous_encryption_keys,
             email,
             sms,
+            enrollment,
+            rollout,
         })
     }
 

@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::enrollment::{Deadline, EnrollmentMode, EnrollmentRuleSettings, RolloutSettings};
 pub use crate::notify::{
     EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
     SmtpSettings,
@@ -36,6 +37,9 @@ pub struct Settings {
     pub previous_encryption_keys: Vec<SecretBytes>,
     pub email: EmailSettings,
     pub sms: SmsSettings,
+    /// `[[enrollment]]` rules in file order (first match wins).
+    pub enrollment: Vec<EnrollmentRuleSettings>,
+    pub rollout: RolloutSettings,
 }
 
 #[derive(Debug, Clone)]

@@ -40,6 +40,10 @@ pub struct FileConfig {
     pub email: EmailSection,
     #[serde(default)]
     pub sms: SmsSection,
+    #[serde(default)]
+    pub enrollment: Vec<crate::enrollment::EnrollmentSection>,
+    #[serde(default)]
+    pub rollout: crate::enrollment::RolloutSection,
 }
 
 #[derive(Debug, Deserialize)]

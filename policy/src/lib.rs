@@ -9,7 +9,9 @@
 //!   [`Decision`];
 //! - request-path normalisation ([`normalize_path`]), so that encodings and dot segments
 //!   cannot be used to dodge a rule;
-//! - [`Policy::explain`], the human-readable trace printed by `sekisho policy explain`.
+//! - [`Policy::explain`], the human-readable trace printed by `sekisho policy explain`;
+//! - the phased MFA rollout ([`Rollout`]): which `[[enrollment]]` rule covers a user
+//!   and what their next sign-in shows ([`Nudge`]).
 //!
 //! It does no I/O and holds no clock; the gateway compiles a [`Policy`] once per
 //! configuration load and shares it behind an `Arc`.
@@ -64,6 +66,7 @@ mod net;
 mod path;
 mod pattern;
 mod policy;
+mod rollout;
 mod rule;
 #[cfg(test)]
 mod testutil;
@@ -78,6 +81,7 @@ pub use explain::{
 };
 pub use path::normalize_path;
 pub use policy::Policy;
+pub use rollout::{Coverage, Nudge, Rollout, RolloutExplanation, RolloutFacts};
 
 /// The facts about one request that rules can test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
