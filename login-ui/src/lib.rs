@@ -15,6 +15,7 @@ pub mod form;
 mod handlers;
 pub mod i18n;
 mod mfa_views;
+pub mod nudges;
 pub mod pages;
 pub mod redirect;
 mod settings;
@@ -25,10 +26,12 @@ use http::{HeaderMap, HeaderValue};
 use sekisho_auth::{AccountStore, MfaService, PasswordHasher, SessionService};
 use sekisho_config::{Lang, Settings, Site};
 use sekisho_notify::Notifier;
+use sekisho_policy::Rollout;
 use std::net::IpAddr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+pub use nudges::{NudgeCounters, NudgeKind, NudgeOutcome};
 pub use pages::ErrorKind;
 
 /// The trusted-browser cookie's base name.
@@ -99,6 +102,9 @@ pub struct UiContext {
     pub hasher: Arc<PasswordHasher>,
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
+    /// The `[[enrollment]]` rules.
+    pub rollout: Arc<Rollout>,
+    pub nudges: NudgeCounters,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
 }
@@ -119,6 +125,7 @@ impl UiContext {
         hasher: Arc<PasswordHasher>,
         mfa: Arc<MfaService>,
         notifier: Notifier,
+        rollout: Arc<Rollout>,
         csrf_key: &[u8],
     ) -> Self {
         let targets: Vec<String> = config
@@ -137,6 +144,8 @@ impl UiContext {
             hasher,
             mfa,
             notifier,
+            rollout,
+            nudges: NudgeCounters::default(),
             csrf_key: Zeroizing::new(csrf_key.to_vec()),
         }
     }
