@@ -1,10 +1,10 @@
 //! Sekisho notifications.
 //!
-//! Owns getting one-time sign-in codes and security notices to users: rendering them
-//! (en, ja) and delivering them by e-mail (SMTP through `lettre`, or `.eml` files in a
-//! folder for development and the demo) or by SMS through an HTTP provider. Every send
-//! is bounded by the configured timeout, counted for metrics, and logged on failure
-//! without the code, the address (only its domain) or any credential.
+//! Owns getting one-time sign-in codes, security notices and enrolment reminders to
+//! users: rendering them (en, ja) and delivering them by e-mail (SMTP through `lettre`,
+//! or `.eml` files in a folder for development and the demo) or by SMS through an HTTP
+//! provider. Every send is bounded by the configured timeout, counted for metrics, and
+//! logged on failure without the code, the address (only its domain) or any credential.
 //!
 //! TLS for SMTP and for the SMS provider is native-tls on the vendored OpenSSL that
 //! Pingora already builds.
@@ -13,7 +13,7 @@ mod email;
 mod notice;
 mod sms;
 
-pub use notice::{render_email, render_sms, MfaMethodName, Notice, RenderedEmail};
+pub use notice::{render_email, render_sms, CalendarDate, MfaMethodName, Notice, RenderedEmail};
 pub use sekisho_config::Lang;
 
 use email::EmailChannel;

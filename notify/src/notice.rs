@@ -1,6 +1,7 @@
 //! What is sent, and its words in each language: subject and plain-text body for
 //! e-mail, one short line for SMS.
 use sekisho_config::Lang;
+use std::borrow::Cow;
 
 /// A message to one user. New kinds may be added, so match with a wildcard.
 #[non_exhaustive]
@@ -25,6 +26,32 @@ pub enum Notice<'a> {
     },
     BackupCodesRegenerated,
     TrustedBrowsersRevoked,
+    /// Rollout reminder: two-step verification becomes mandatory on `date`; `link`
+    /// starts the enrolment wizard.
+    EnrolmentReminder {
+        date: CalendarDate,
+        /// Whole days until the deadline, at least 1.
+        days_left: u32,
+        link: &'a str,
+    },
+}
+
+/// A day as the operator wrote it (the deadline's own offset), shown per language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalendarDate {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl CalendarDate {
+    /// `2027-04-01` in English, `2027年4月1日` in Japanese.
+    pub fn format(self, lang: Lang) -> String {
+        match lang {
+            Lang::En => format!("{:04}-{:02}-{:02}", self.year, self.month, self.day),
+            Lang::Ja => format!("{}年{}月{}日", self.year, self.month, self.day),
+        }
+    }
 }
 
 impl Notice<'_> {
@@ -37,6 +64,7 @@ impl Notice<'_> {
             Notice::BackupCodeUsed { .. } => "backup_code_used",
             Notice::BackupCodesRegenerated => "backup_codes_regenerated",
             Notice::TrustedBrowsersRevoked => "trusted_browsers_revoked",
+            Notice::EnrolmentReminder { .. } => "enrolment_reminder",
         }
     }
 }
@@ -113,6 +141,15 @@ pub fn render_sms(notice: &Notice<'_>, lang: Lang, brand: &str) -> String {
         (Lang::Ja, Notice::SignInCode { code, valid_minutes }) => format!(
             "{code} は {brand} のサインイン確認コードです。有効期限は {valid_minutes} 分です。誰にも教えないでください。"
         ),
+        // Not a security alert: no "not you?" advice.
+        (Lang::En, Notice::EnrolmentReminder { .. }) => format!(
+            "{brand}: {}. Set it up at your next sign-in.",
+            headline(notice, lang)
+        ),
+        (Lang::Ja, Notice::EnrolmentReminder { .. }) => format!(
+            "{brand}: {}。次回のサインイン時に設定してください。",
+            headline(notice, lang)
+        ),
         (Lang::En, other) => format!(
             "{brand}: {}. Not you? Contact your administrator.",
             headline(other, lang)
@@ -125,8 +162,23 @@ pub fn render_sms(notice: &Notice<'_>, lang: Lang, brand: &str) -> String {
 }
 
 /// The subject without the brand.
-fn headline(notice: &Notice<'_>, lang: Lang) -> &'static str {
-    match (lang, notice) {
+fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
+    Cow::Borrowed(match (lang, notice) {
+        (
+            _,
+            Notice::EnrolmentReminder {
+                date, days_left, ..
+            },
+        ) => {
+            let date = date.format(lang);
+            return Cow::Owned(match lang {
+                Lang::En => format!(
+                    "Two-step verification becomes mandatory on {date} — {} left",
+                    en_days(*days_left)
+                ),
+                Lang::Ja => format!("{date}から2段階認証が必須になります（残り {days_left} 日）"),
+            });
+        }
         (Lang::En, Notice::SignInCode { .. }) => "Your sign-in code",
         (Lang::En, Notice::MfaEnabled { .. }) => "A sign-in method was added",
         (Lang::En, Notice::MfaDisabled { .. }) => "A sign-in method was removed",
@@ -139,7 +191,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> &'static str {
         (Lang::Ja, Notice::BackupCodeUsed { .. }) => "バックアップコードが使用されました",
         (Lang::Ja, Notice::BackupCodesRegenerated) => "バックアップコードが再発行されました",
         (Lang::Ja, Notice::TrustedBrowsersRevoked) => "記憶されたブラウザーが解除されました",
-    }
+    })
 }
 
 fn en_minutes(n: u32) -> String {
@@ -147,6 +199,14 @@ fn en_minutes(n: u32) -> String {
         "1 minute".to_string()
     } else {
         format!("{n} minutes")
+    }
+}
+
+fn en_days(n: u32) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
     }
 }
 
@@ -210,6 +270,23 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 "All browsers remembered for your account were forgotten. Each will ask for the second sign-in step again.".to_string(),
                 EN_NOT_YOU.to_string(),
         ],
+        Notice::EnrolmentReminder {
+            date,
+            days_left,
+            link,
+        } => {
+            let date = date.format(Lang::En);
+            vec![
+                format!(
+                    "To protect your account, {brand} will require two-step verification (a second sign-in step, such as an authenticator app) from {date}. You have {} left to set it up.",
+                    en_days(*days_left)
+                ),
+                "Set it up now; it takes about two minutes:".to_string(),
+                format!("    {link}"),
+                format!("From {date} you will have to set it up before you can continue after signing in."),
+                "If you have questions, contact your administrator.".to_string(),
+            ]
+        }
     }
 }
 
@@ -261,6 +338,22 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 "お使いのアカウントで記憶されていたブラウザーがすべて解除されました。次回のサインインでは、どのブラウザーでも2段階認証が必要になります。".to_string(),
                 JA_NOT_YOU.to_string(),
         ],
+        Notice::EnrolmentReminder {
+            date,
+            days_left,
+            link,
+        } => {
+            let date = date.format(Lang::Ja);
+            vec![
+                format!(
+                    "アカウントを保護するため、{date}から {brand} へのサインインに2段階認証（認証アプリなどによる確認）が必須になります。設定の期限まで残り {days_left} 日です。"
+                ),
+                "2分ほどで完了します。次のリンクから、今すぐ設定してください。".to_string(),
+                format!("    {link}"),
+                format!("{date}以降は、サインイン後に2段階認証を設定するまで先に進めなくなります。"),
+                "ご不明な点は管理者にお問い合わせください。".to_string(),
+            ]
+        }
     }
 }
 

@@ -1,6 +1,13 @@
 use super::*;
 
-const ALL: [Notice<'static>; 6] = [
+const APRIL_FIRST: CalendarDate = CalendarDate {
+    year: 2027,
+    month: 4,
+    day: 1,
+};
+const ENROL_LINK: &str = "https://app.example.com/_sekisho/enroll/start";
+
+const ALL: [Notice<'static>; 7] = [
     Notice::SignInCode {
         code: "482913",
         valid_minutes: 10,
@@ -14,6 +21,11 @@ const ALL: [Notice<'static>; 6] = [
     Notice::BackupCodeUsed { remaining: 2 },
     Notice::BackupCodesRegenerated,
     Notice::TrustedBrowsersRevoked,
+    Notice::EnrolmentReminder {
+        date: APRIL_FIRST,
+        days_left: 7,
+        link: ENROL_LINK,
+    },
 ];
 
 #[test]
@@ -155,5 +167,87 @@ fn security_notices_name_the_method_in_the_language() {
     assert_eq!(
         Notice::BackupCodesRegenerated.kind(),
         "backup_codes_regenerated"
+    );
+}
+
+#[test]
+fn enrolment_reminder_english() {
+    let notice = Notice::EnrolmentReminder {
+        date: APRIL_FIRST,
+        days_left: 7,
+        link: ENROL_LINK,
+    };
+    let mail = render_email(&notice, Lang::En, "Acme SSO", "Ada Lovelace");
+    assert_eq!(
+        mail.subject,
+        "[Acme SSO] Two-step verification becomes mandatory on 2027-04-01 — 7 days left"
+    );
+    assert!(
+        mail.body.starts_with("Hello Ada Lovelace,\n"),
+        "{}",
+        mail.body
+    );
+    assert!(
+        mail.body
+            .contains("from 2027-04-01. You have 7 days left to set it up."),
+        "{}",
+        mail.body
+    );
+    assert!(
+        mail.body.contains(&format!("\n    {ENROL_LINK}\n")),
+        "link on its own line: {}",
+        mail.body
+    );
+    assert!(
+        !mail.body.contains("wasn't you"),
+        "a reminder is not a security alert: {}",
+        mail.body
+    );
+    let last_day = Notice::EnrolmentReminder {
+        date: APRIL_FIRST,
+        days_left: 1,
+        link: ENROL_LINK,
+    };
+    let mail = render_email(&last_day, Lang::En, "S", "");
+    assert!(mail.subject.ends_with("— 1 day left"), "{}", mail.subject);
+    assert!(mail.body.contains("You have 1 day left"), "{}", mail.body);
+    let sms = render_sms(&last_day, Lang::En, "S");
+    assert_eq!(
+        sms,
+        "S: Two-step verification becomes mandatory on 2027-04-01 — 1 day left. Set it up at your next sign-in."
+    );
+    assert_eq!(notice.kind(), "enrolment_reminder");
+}
+
+#[test]
+fn enrolment_reminder_japanese() {
+    let notice = Notice::EnrolmentReminder {
+        date: APRIL_FIRST,
+        days_left: 30,
+        link: ENROL_LINK,
+    };
+    let mail = render_email(&notice, Lang::Ja, "関所", "山田 太郎");
+    assert_eq!(
+        mail.subject,
+        "【関所】2027年4月1日から2段階認証が必須になります（残り 30 日）"
+    );
+    assert!(mail.body.starts_with("山田 太郎 様\n"), "{}", mail.body);
+    assert!(mail.body.contains("残り 30 日です"), "{}", mail.body);
+    assert!(
+        mail.body.contains(&format!("\n    {ENROL_LINK}\n")),
+        "{}",
+        mail.body
+    );
+    assert!(!mail.body.contains(JA_NOT_YOU), "{}", mail.body);
+    let sms = render_sms(&notice, Lang::Ja, "関所");
+    assert!(sms.starts_with("関所: 2027年4月1日から"), "{sms}");
+    assert_eq!(
+        CalendarDate {
+            year: 2027,
+            month: 12,
+            day: 9
+        }
+        .format(Lang::En),
+        "2027-12-09"
     );
 }

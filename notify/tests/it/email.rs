@@ -2,7 +2,7 @@ use crate::email_only;
 use sekisho_config::{
     EmailSettings, EmailTransport, Lang, SecretString, SmtpSecurity, SmtpSettings,
 };
-use sekisho_notify::{MfaMethodName, Notice, NotifyCounts, NotifyError, Recipient};
+use sekisho_notify::{CalendarDate, MfaMethodName, Notice, NotifyCounts, NotifyError, Recipient};
 use sekisho_testkit::SmtpSink;
 use std::time::{Duration, Instant};
 
@@ -213,12 +213,24 @@ async fn folder_transport_writes_parseable_eml_files() {
         .send_email(&ADA, &Notice::TrustedBrowsersRevoked)
         .await
         .unwrap();
+    // The rollout reminder goes through the same folder in the demo.
+    let link = "http://127.0.0.1:8080/_sekisho/enroll/start";
+    let reminder = Notice::EnrolmentReminder {
+        date: CalendarDate {
+            year: 2027,
+            month: 4,
+            day: 1,
+        },
+        days_left: 7,
+        link,
+    };
+    notifier.send_email(&TARO, &reminder).await.unwrap();
 
     let names: Vec<String> = std::fs::read_dir(&folder)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+    assert_eq!(names.len(), 3, "no temporary files left: {names:?}");
     assert!(
         names
             .iter()
@@ -243,6 +255,9 @@ async fn folder_transport_writes_parseable_eml_files() {
         if subject.contains("サインイン") {
             assert!(mail.get_body().unwrap().contains("909090"));
         }
+        if subject.contains("2段階認証") {
+            assert!(mail.get_body().unwrap().contains(link));
+        }
         subjects.push(subject);
     }
     subjects.sort();
@@ -250,12 +265,13 @@ async fn folder_transport_writes_parseable_eml_files() {
         subjects,
         [
             "[Sekisho] Remembered browsers were forgotten",
-            "【Sekisho】サインイン確認コード"
+            "【Sekisho】2027年4月1日から2段階認証が必須になります（残り 7 日）",
+            "【Sekisho】サインイン確認コード",
         ]
     );
     let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
-    assert_eq!(notifier.counts().email_sent, 2);
+    assert_eq!(notifier.counts().email_sent, 3);
 }
 
 #[tokio::test]
