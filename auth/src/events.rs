@@ -202,6 +202,25 @@ impl EventLog {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// How many events of `kind` each reason had since `since` (for the enrolment
+    /// funnel in `sekisho report adoption`); reasons with none are absent.
+    pub async fn count_by_reason(
+        &self,
+        kind: EventKind,
+        since: UnixTime,
+    ) -> Result<Vec<(String, i64)>, AuthError> {
+        let rows = sqlx::query(
+            "SELECT reason, COUNT(*) AS n FROM auth_events WHERE kind = $1 AND at >= $2 GROUP BY reason ORDER BY reason",
+        )
+        .bind(kind.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("reason")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// The latest events of everyone, newest first.
     pub async fn recent(&self, limit: i64) -> Result<Vec<AuthEvent>, AuthError> {
         let rows = sqlx::query(&format!(

@@ -244,6 +244,15 @@ async fn suite(accounts: AccountStore) {
     assert_eq!(mine[1].ip.as_deref(), Some("10.0.0.1"));
     assert!(!mine[1].success);
     assert_eq!(log.recent(2).await.unwrap().len(), 2);
+    assert_eq!(
+        log.count_by_reason(EventKind::Password, 120).await.unwrap(),
+        vec![("unknown_user".to_string(), 1)]
+    );
+    assert!(log
+        .count_by_reason(EventKind::Enrollment, 0)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
