@@ -58,6 +58,7 @@ impl ServeHttp for AdminApp {
             "/metrics" => {
                 let mut body = crate::metrics::render();
                 body.push_str(&notification_series(&self.app.notifier.counts()));
+                body.push_str(&self.app.adoption.render());
                 text(200, "text/plain; version=0.0.4", body)
             }
             _ => text(404, "text/plain", "not found\n".into()),

@@ -4,6 +4,7 @@
 //! own schedule. The SQL pool and the store clients therefore live on a small
 //! dedicated runtime ([`IoRuntime`]) that outlives the server, so their background
 //! tasks and sockets never die with a Pingora runtime.
+use crate::adoption::AdoptionGauges;
 use crate::identity::IdentityHeaders;
 use crate::upstream::Upstreams;
 use ipnet::IpNet;
@@ -13,7 +14,7 @@ use sekisho_auth::{
     PasswordHasher, RedisCounterStore, RedisSessionStore, SessionService, SessionStore,
     SessionTimeouts,
 };
-use sekisho_config::{DatabaseKind, SecretBytes, SessionStoreKind, Settings};
+use sekisho_config::{DatabaseKind, DatabaseSettings, SecretBytes, SessionStoreKind, Settings};
 use sekisho_login_ui::{UiConfig, UiContext};
 use sekisho_notify::Notifier;
 use sekisho_policy::Policy;
@@ -77,6 +78,11 @@ pub struct App {
     pub own_cookies: [String; 3],
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
+    /// One-time codes, attempt counters and the rollout jobs' lease: memory, or Redis
+    /// shared by every instance.
+    pub counters: Arc<dyn CounterStore>,
+    /// MFA adoption per group, refreshed by the rollout jobs.
+    pub adoption: AdoptionGauges,
     /// Scheme browsers use to reach the proxy listener.
     pub scheme: &'static str,
     pub io: IoRuntime,
@@ -155,7 +161,7 @@ impl App {
         let mfa = Arc::new(MfaService::new(
             accounts.factors(),
             accounts.events(),
-            counters,
+            Arc::clone(&counters),
             keyring,
             otp_key,
             clock,
@@ -193,6 +199,8 @@ impl App {
             own_cookies,
             mfa,
             notifier,
+            counters,
+            adoption: AdoptionGauges::new(),
             scheme,
             io,
         }))
@@ -224,19 +232,28 @@ pub fn encryption_key(settings: &Settings) -> Result<SecretBytes, AppError> {
                 .into(),
         ));
     }
-    let url = settings.database.url.expose();
-    let path = url
+    let Some(db) = sqlite_file(&settings.database) else {
+        let mut k = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+        return SecretBytes::new(k).ok_or_else(|| AppError::Startup("random key".into()));
+    };
+    let file = db.with_extension("key");
+    crate::keyfile::load_or_create(&file)
+        .map_err(|e| AppError::Startup(format!("encryption key file {}: {e}", file.display())))
+}
+
+/// The file of a SQLite database; `None` for PostgreSQL and in-memory SQLite.
+pub fn sqlite_file(db: &DatabaseSettings) -> Option<std::path::PathBuf> {
+    if db.kind != DatabaseKind::Sqlite {
+        return None;
+    }
+    let path = db
+        .url
+        .expose()
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or("");
-    if path.is_empty() || path.contains(":memory:") {
-        let mut k = vec![0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
-        return SecretBytes::new(k).ok_or_else(|| AppError::Startup("random key".into()));
-    }
-    let file = std::path::Path::new(path).with_extension("key");
-    crate::keyfile::load_or_create(&file)
-        .map_err(|e| AppError::Startup(format!("encryption key file {}: {e}", file.display())))
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
 }

@@ -1,13 +1,16 @@
 //! The `sekisho` command line.
 use crate::app::App;
+use crate::report::{ExplainRequest, ReportFormat};
 use clap::{Args, Parser, Subcommand};
 use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
     AccountStore, AuthError, Email, MemoryCounterStore, MfaService, NewUser, PasswordHash,
     PasswordHasher, PasswordInput, RedisSessionStore, SystemClock,
 };
-use sekisho_config::{load_file, redact_url, ProcessEnv, SecretBytes, SessionStoreKind, Settings};
-use sekisho_policy::{Policy, RequestFacts, Subject};
+use sekisho_config::{
+    load_file, redact_url, Deadline, ProcessEnv, SecretBytes, SessionStoreKind, Settings,
+};
+use sekisho_policy::Policy;
 use std::io::{BufRead, IsTerminal};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -61,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Reports from the database.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -86,8 +94,23 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum ReportCommand {
+    /// MFA enrolment per group and factor, and the enrolment funnel.
+    Adoption {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// The funnel covers this many days back.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
-    /// Show which rule decides a request, and why.
+    /// Show which rule decides a request, and why, and which enrolment rule covers the
+    /// user.
     Explain {
         #[command(flatten)]
         config: ConfigArg,
@@ -98,12 +121,17 @@ enum PolicyCommand {
         /// A signed-in user's e-mail address.
         #[arg(long)]
         user: Option<String>,
-        /// The user's groups, comma-separated.
+        /// The user's groups, comma-separated (default: the user's groups in the
+        /// database).
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
         /// The client address.
         #[arg(long, default_value = "127.0.0.1")]
         ip: IpAddr,
+        /// Explain as of this time (RFC 3339, e.g. 2027-04-02T09:00:00+09:00) instead
+        /// of now, to preview a rollout date.
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -174,8 +202,27 @@ pub fn main() -> ExitCode {
                     user,
                     groups,
                     ip,
+                    at,
                 },
-        } => explain(&config, &url, &method, user.as_deref(), &groups, ip),
+        } => explain(
+            &config,
+            ExplainRequest {
+                url,
+                method,
+                user,
+                groups,
+                ip,
+            },
+            at.as_deref(),
+        ),
+        Command::Report {
+            command:
+                ReportCommand::Adoption {
+                    config,
+                    format,
+                    days,
+                },
+        } => report_adoption(&config, format, days),
         Command::User { command } => user(command),
         Command::Keys {
             command: KeysCommand::Rotate(c),
@@ -299,34 +346,49 @@ fn check_config(c: &ConfigArg) -> CliResult {
     Ok(())
 }
 
-fn explain(
-    c: &ConfigArg,
-    url: &str,
-    method: &str,
-    user: Option<&str>,
-    groups: &[String],
-    ip: IpAddr,
-) -> CliResult {
+fn explain(c: &ConfigArg, req: ExplainRequest, at: Option<&str>) -> CliResult {
     let s = load(c)?;
-    let policy = Policy::compile(&s.policy).map_err(|e| format!("{}: {e}", s.source))?;
-    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    let host = match parsed.port() {
-        Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or("")),
-        None => parsed.host_str().unwrap_or("").to_string(),
+    let now = match at {
+        None => sekisho_auth::Clock::now(&SystemClock),
+        Some(raw) => Deadline::parse(raw)
+            .ok_or_else(|| {
+                format!("--at `{raw}` is not an RFC 3339 time, e.g. 2027-04-02T09:00:00+09:00")
+            })?
+            .unix(),
     };
-    let facts = RequestFacts {
-        host: &host,
-        path: parsed.path(),
-        method,
-        client_ip: ip,
-    };
-    let user_lower = user.map(|u| u.trim().to_lowercase());
-    let subject = user_lower.as_deref().map(|u| Subject { user: u, groups });
-    let text = policy.explain(&facts, subject.as_ref()).to_string();
+    // Only a named user needs the database; a SQLite file that is not there yet is
+    // not created just to explain.
+    let read_db =
+        req.user.is_some() && crate::app::sqlite_file(&s.database).is_none_or(|f| f.exists());
+    let text = block(async {
+        let accounts = if read_db {
+            match AccountStore::connect(&s.database).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    eprintln!("warning: database not read ({e}); enrolment facts unknown");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let text = crate::report::explain(&s, accounts.as_ref(), &req, now).await;
+        if let Some(a) = accounts {
+            a.close().await;
+        }
+        text
+    })??;
     print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
-    }
+    Ok(())
+}
+
+fn report_adoption(c: &ConfigArg, format: ReportFormat, days: u32) -> CliResult {
+    let s = load(c)?;
+    let now = sekisho_auth::Clock::now(&SystemClock);
+    let text = with_accounts(&s, async |a| {
+        crate::report::adoption_report(a, now, days, format).await
+    })?;
+    print!("{text}");
     Ok(())
 }
 

@@ -7,10 +7,14 @@
 //! - [`identity`] and [`client_ip`] rewrite what the upstream sees.
 //! - [`upstream`] picks the upstream server of a site.
 //! - [`admin`] serves `/healthz`, `/readyz` and `/metrics` on the admin listener.
+//! - [`rollout_jobs`] mails enrolment reminders, closes abandoned enrolments and
+//!   refreshes the [`adoption`] gauges; [`report`] is `sekisho report adoption` and
+//!   the enrolment part of `policy explain`.
 //! - [`server`] wires the Pingora services together; [`cli`] is the `sekisho` command.
 //! - [`demo`] is `sekisho demo`: a small legacy site behind the gateway.
 
 pub mod admin;
+pub mod adoption;
 pub mod app;
 pub mod bridge;
 pub mod cli;
@@ -20,6 +24,8 @@ pub mod identity;
 pub mod keyfile;
 pub mod metrics;
 pub mod proxy;
+pub mod report;
+pub mod rollout_jobs;
 pub mod server;
 pub mod upstream;
 

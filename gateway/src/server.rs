@@ -1,5 +1,5 @@
-//! Wires the Pingora services: the proxy listener, the admin listener, and (for the
-//! demo) the demo site. [`GatewayHandle`] runs a gateway on a thread and stops it
+//! Wires the Pingora services: the proxy listener, the admin listener, the rollout
+//! jobs, and (for the demo) the demo site. [`GatewayHandle`] runs a gateway on a thread and stops it
 //! on request, for tests and the demo; `sekisho run` uses [`run_forever`].
 use crate::admin::AdminApp;
 use crate::app::App;
@@ -30,7 +30,8 @@ impl ServerOptions {
     }
 }
 
-/// Builds a Pingora server with the proxy and admin services (plus any extra ones).
+/// Builds a Pingora server with the proxy, admin and rollout-job services (plus any
+/// extra ones).
 pub fn build_server(
     app: &Arc<App>,
     opts: &ServerOptions,
@@ -61,6 +62,7 @@ pub fn build_server(
         admin.add_tcp(&admin_addr.to_string());
         server.add_service(admin);
     }
+    server.add_service(crate::rollout_jobs::service(Arc::clone(app)));
     for s in extra {
         server.add_boxed_service(s);
     }
