@@ -283,8 +283,8 @@ fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool
     } else {
         println!("Sekisho demo is running.\n");
         println!("  Site:        {url}");
-        println!("  Members:     {url}members   (password sign-in)");
-        println!("  Admin:       {url}admin     (admins group: set up an authenticator app on first visit)");
+        println!("  Members:     {url}members   (password sign-in; MFA is recommended, \"remind me later\" waits a week)");
+        println!("  Admin:       {url}admin     (admins group: MFA is required, set up an authenticator app at sign-in)");
         println!("  Settings:    {url}_sekisho/settings   (MFA methods, backup codes, sessions)");
         println!("  Identity:    {url}whoami    (what the site receives)");
         println!("  Health:      {admin_url}healthz  {admin_url}metrics\n");

@@ -1,5 +1,7 @@
 //! `sekisho demo`: a small "legacy site" behind the gateway, with embedded defaults
-//! (memory sessions, SQLite in a demo folder) and two demo users.
+//! (memory sessions, SQLite in a demo folder) and two demo users. The enrolment
+//! rules show two rollout phases: admins must set up MFA at sign-in, everyone else is
+//! invited to (at most once a week).
 use crate::app::{App, AppError};
 use async_trait::async_trait;
 use http::Response;
@@ -141,6 +143,19 @@ action = "one_factor"
 name = "public"
 paths = ["/"]
 action = "bypass"
+
+# Rollout phases: required now for admins (with the factor /admin accepts), a
+# recommendation with "remind me later" for everyone else.
+[[enrollment]]
+name = "admins"
+groups = ["admins"]
+mode = "require"
+methods = ["totp"]
+
+[[enrollment]]
+name = "everyone"
+mode = "recommend"
+snooze = "7d"
 "#,
         db = dir.join("sekisho.db").display(),
         mail = dir.join("mail").display(),
@@ -249,4 +264,27 @@ pub fn with_free_port(addr: SocketAddr) -> Result<SocketAddr, AppError> {
     std::net::TcpListener::bind(addr)
         .and_then(|l| l.local_addr())
         .map_err(|e| AppError::Startup(format!("no free port on {addr}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sekisho_config::EnrollmentMode;
+
+    #[test]
+    fn demo_rollout_requires_admins_and_recommends_to_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let s = demo_settings(addr, addr, addr, dir.path()).unwrap();
+        let rollout = sekisho_policy::Rollout::new(&s.enrollment);
+        let admin = rollout.covering("admin@example.com", &["admins".to_string()]);
+        assert_eq!(admin.mode(), EnrollmentMode::Require);
+        assert_eq!(admin.deadline(), None);
+        let user = rollout.covering("user@example.com", &[]);
+        assert_eq!(user.mode(), EnrollmentMode::Recommend);
+        assert_eq!(
+            user.rule.map(|r| r.snooze),
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        );
+    }
 }

@@ -146,6 +146,11 @@ impl RolloutJobs {
                 "rollout jobs: lease unavailable; running anyway (the SQL claims keep each reminder single)"
             ),
         }
+        self.run(now).await
+    }
+
+    /// The pass itself, without the lease (for tests and tools that want one now).
+    pub async fn run(&self, now: UnixTime) -> Result<TickReport, AuthError> {
         let mut report = TickReport {
             ran: true,
             ..TickReport::default()
