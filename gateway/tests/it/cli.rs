@@ -385,3 +385,96 @@ fn keys_rotate_reports_and_keeps_the_key_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("SEKISHO_ENCRYPTION_KEY"));
 }
+
+#[test]
+fn adoption_report_and_enrolment_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &(SAMPLE.replace("DB", &dir.path().join("t.db").display().to_string())
+            + r#"
+[[enrollment]]
+name = "staff"
+groups = ["staff"]
+mode = "require"
+deadline = "2027-04-01T00:00:00+09:00"
+notice_days = [7]
+"#),
+    );
+    let run = |args: &[&str]| {
+        sekisho()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let stdout = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Explaining a user does not create a database that is not there.
+    let url = "https://app.example.com/members";
+    let text = stdout(&run(&[
+        "policy",
+        "explain",
+        url,
+        "--user",
+        "kim@example.com",
+    ]));
+    assert!(text.contains("(the database was not read)"), "{text}");
+    assert!(!dir.path().join("t.db").exists());
+
+    let mut add = sekisho()
+        .args(["user", "add", "--email", "kim@example.com", "--name", "Kim"])
+        .args(["--groups", "staff", "--password-stdin", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let csv = stdout(&run(&["report", "adoption", "--format", "csv"]));
+    assert!(csv.starts_with("group,users,enrolled,percent,"), "{csv}");
+    assert!(csv.contains("\nstaff,1,0,0.0,0,0,0,0\n"), "{csv}");
+    assert!(csv.contains("\n(total),1,0,0.0,0,0,0,0\n"), "{csv}");
+    let table = stdout(&run(&["report", "adoption", "--days", "7"]));
+    assert!(table.contains("Enrolment funnel (last 7 days)"), "{table}");
+
+    // Groups and facts come from the database; --at previews a date.
+    let explain = |at: &str| {
+        stdout(&run(&[
+            "policy",
+            "explain",
+            url,
+            "--user",
+            "Kim@Example.com",
+            "--at",
+            at,
+        ]))
+    };
+    let before = explain("2027-03-22T00:00:00+09:00");
+    assert!(before.contains("(groups [staff])"), "{before}");
+    assert!(
+        before.contains("enrolment: (as of 2027-03-21T15:00:00Z)"),
+        "{before}"
+    );
+    assert!(before.contains("— 10 days left [enrolled: no"), "{before}");
+    let after = explain("2027-04-02T00:00:00+09:00");
+    assert!(after.contains("(passed)"), "{after}");
+    assert!(after.contains("next sign-in: forced enrolment"), "{after}");
+    let out = run(&["policy", "explain", url, "--at", "next tuesday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--at `next tuesday`"));
+}
