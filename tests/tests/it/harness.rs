@@ -162,15 +162,7 @@ url = "sqlite://{db}"
 memory_kib = 1024
 iterations = 1
 
-[email]
-transport = "smtp"
-from = "Sekisho <no-reply@example.com>"
-timeout = "5s"
-
-[email.smtp]
-host = "127.0.0.1"
-port = {smtp}
-security = "plain"
+{email}
 
 [[sites]]
 host = "127.0.0.1"
@@ -230,7 +222,7 @@ action = "one_factor"
 "#,
             db = dir.path().join("it.db").display(),
             up = upstream.port,
-            smtp = mail.port(),
+            email = email_config(&mail),
         );
         let settings =
             sekisho_config::load_str(&config, "<it>", &HashMap::<String, String>::new()).unwrap();
@@ -277,6 +269,22 @@ action = "one_factor"
             .unwrap()
             .is_some()
     }
+}
+
+/// The `[email]` tables that send to `mail`.
+pub fn email_config(mail: &SmtpSink) -> String {
+    format!(
+        r#"[email]
+transport = "smtp"
+from = "Sekisho <no-reply@example.com>"
+timeout = "5s"
+
+[email.smtp]
+host = "127.0.0.1"
+port = {}
+security = "plain""#,
+        mail.port()
+    )
 }
 
 fn create_user(app: &App, email: &str, name: &str, groups: &[&str]) {

@@ -288,8 +288,7 @@ fn adoption_lines(gw: &TestGateway) -> Vec<String> {
 }
 
 /// Polls `/metrics` until the adoption series are exactly `want` (sorted).
-fn wait_for_gauges(gw: &TestGateway, want: &[&str]) {
-    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+fn wait_for_gauges(gw: &TestGateway, mut want: Vec<String>) {
     want.sort();
     let until = std::time::Instant::now() + WAIT;
     loop {
@@ -353,17 +352,28 @@ fn adoption_gauges_and_report_agree() {
             method(g, "backup_codes", backup),
         ]
     };
-    let mut want: Vec<String> = [
-        group("(none)", [0, 1, 0, 0, 0, 0]),
-        group("admins", [2, 0, 2, 0, 0, 1]),
-        group("sales", [0, 1, 0, 0, 0, 0]),
-        group("staff", [2, 1, 0, 1, 1, 0]),
-    ]
-    .concat();
-    want.push("sekisho_mfa_users_total{state=\"enrolled\"} 4".into());
-    want.push("sekisho_mfa_users_total{state=\"not_enrolled\"} 2".into());
-    let want_refs: Vec<&str> = want.iter().map(String::as_str).collect();
-    wait_for_gauges(&gw, &want_refs);
+    let want = |groups: &[(&str, [i64; 6])], totals: [i64; 2]| {
+        let mut lines: Vec<String> = groups.iter().flat_map(|(g, c)| group(g, *c)).collect();
+        lines.push(format!(
+            "sekisho_mfa_users_total{{state=\"enrolled\"}} {}",
+            totals[0]
+        ));
+        lines.push(format!(
+            "sekisho_mfa_users_total{{state=\"not_enrolled\"}} {}",
+            totals[1]
+        ));
+        lines
+    };
+    let wanted = want(
+        &[
+            ("(none)", [0, 1, 0, 0, 0, 0]),
+            ("admins", [2, 0, 2, 0, 0, 1]),
+            ("sales", [0, 1, 0, 0, 0, 0]),
+            ("staff", [2, 1, 0, 1, 1, 0]),
+        ],
+        [4, 2],
+    );
+    wait_for_gauges(&gw, wanted);
 
     // The report shows the same figures, and the funnel of the last 30 days.
     let events = accounts.events();
@@ -439,16 +449,15 @@ fn adoption_gauges_and_report_agree() {
         .block_on(accounts.set_disabled(&Email::parse("sid@example.com").unwrap(), true))
         .unwrap()
         .unwrap();
-    let mut want: Vec<String> = [
-        group("(none)", [0, 1, 0, 0, 0, 0]),
-        group("admins", [2, 0, 2, 0, 0, 1]),
-        group("staff", [2, 0, 0, 1, 1, 0]),
-    ]
-    .concat();
-    want.push("sekisho_mfa_users_total{state=\"enrolled\"} 4".into());
-    want.push("sekisho_mfa_users_total{state=\"not_enrolled\"} 1".into());
-    let want_refs: Vec<&str> = want.iter().map(String::as_str).collect();
-    wait_for_gauges(&gw, &want_refs);
+    let wanted = want(
+        &[
+            ("(none)", [0, 1, 0, 0, 0, 0]),
+            ("admins", [2, 0, 2, 0, 0, 1]),
+            ("staff", [2, 0, 0, 1, 1, 0]),
+        ],
+        [4, 1],
+    );
+    wait_for_gauges(&gw, wanted);
 }
 
 #[test]
@@ -550,15 +559,7 @@ key_prefix = "jobs:"
 [database]
 url = "{db}"
 
-[email]
-transport = "smtp"
-from = "Sekisho <no-reply@example.com>"
-timeout = "5s"
-
-[email.smtp]
-host = "127.0.0.1"
-port = {smtp}
-security = "plain"
+{email}
 
 [[sites]]
 host = "app.example.com"
@@ -568,7 +569,7 @@ upstreams = ["127.0.0.1:9"]
         listen = free_port(),
         redis = redis.url(),
         db = db.url,
-        smtp = mail.port(),
+        email = email_config(mail),
         rules = rules("1s"),
     );
     let env = HashMap::from([("SEKISHO_ENCRYPTION_KEY".to_string(), "ab".repeat(32))]);
