@@ -76,7 +76,6 @@ async fn fixture() -> Fixture {
         hasher,
         mfa,
         notifier,
-        Arc::new(sekisho_policy::Rollout::new(&settings.enrollment)),
         &[9u8; 32],
     ));
     Fixture { ctx, _dir: dir }
