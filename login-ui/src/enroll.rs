@@ -250,9 +250,6 @@ pub async fn start(State(ctx): Ctx, req: Request) -> Response {
         return see_other(&rd);
     }
     let from = x.form.get("from").and_then(NudgeKind::parse);
-    if let Some(k) = from {
-        ctx.nudges.add(k, NudgeOutcome::Accepted);
-    }
     let now = ctx.mfa.now();
     match ctx
         .accounts
@@ -261,6 +258,10 @@ pub async fn start(State(ctx): Ctx, req: Request) -> Response {
         .await
     {
         Ok(true) => {
+            // Counted once per attempt, not per reload of the page.
+            if let Some(k) = from {
+                ctx.nudges.add(k, NudgeOutcome::Accepted);
+            }
             let e = event(
                 &x.r,
                 &x.session,

@@ -10,3 +10,4 @@ mod harness;
 mod journeys;
 mod logs;
 mod mfa;
+mod rollout;
