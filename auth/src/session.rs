@@ -141,6 +141,10 @@ pub struct Session {
     /// Per-session secret for CSRF tokens on signed-in forms.
     pub csrf_secret: String,
     pub credential_version: i64,
+    /// The rollout forces enrolment: until a factor is confirmed (which elevates the
+    /// session and clears this) nothing protected is reachable.
+    #[serde(default)]
+    pub enrolment_due: bool,
 }
 
 impl fmt::Debug for Session {
@@ -156,6 +160,7 @@ impl fmt::Debug for Session {
             .field("last_seen", &self.last_seen)
             .field("ip", &self.ip)
             .field("credential_version", &self.credential_version)
+            .field("enrolment_due", &self.enrolment_due)
             .finish_non_exhaustive()
     }
 }
@@ -299,15 +304,18 @@ impl SessionService {
         ip: Option<String>,
         user_agent: Option<&str>,
     ) -> Result<(SessionId, Session), StoreError> {
-        self.start_with(who, level, None, ip, user_agent).await
+        self.start_with(who, level, None, false, ip, user_agent)
+            .await
     }
 
-    /// [`Self::start`] for a session whose second factor is already proven (`method`).
+    /// [`Self::start`] for a session whose second factor is already proven (`method`),
+    /// or that must enrol before reaching anything protected (`enrolment_due`).
     pub async fn start_with(
         &self,
         who: SessionSubject<'_>,
         level: AuthLevel,
         mfa_method: Option<MfaMethod>,
+        enrolment_due: bool,
         ip: Option<String>,
         user_agent: Option<&str>,
     ) -> Result<(SessionId, Session), StoreError> {
@@ -328,6 +336,7 @@ impl SessionService {
             device_id: None,
             csrf_secret: random_token(32),
             credential_version: who.credential_version,
+            enrolment_due,
         };
         self.store
             .insert(&id.key(), &session, session.expires_at(&self.timeouts))
@@ -349,6 +358,7 @@ impl SessionService {
         session.level = AuthLevel::Mfa;
         session.mfa_at = Some(now);
         session.mfa_method = Some(method);
+        session.enrolment_due = false;
         session.last_seen = now;
         session.csrf_secret = random_token(32);
         self.store

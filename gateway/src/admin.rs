@@ -58,6 +58,7 @@ impl ServeHttp for AdminApp {
             "/metrics" => {
                 let mut body = crate::metrics::render();
                 body.push_str(&notification_series(&self.app.notifier.counts()));
+                body.push_str(&nudge_series(&self.app.ui.nudges));
                 body.push_str(&self.app.adoption.render());
                 text(200, "text/plain; version=0.0.4", body)
             }
@@ -78,4 +79,21 @@ fn notification_series(c: &sekisho_notify::NotifyCounts) -> String {
          sekisho_notifications_total{{channel=\"sms\",result=\"failed\"}} {}\n",
         c.email_sent, c.email_failed, c.sms_sent, c.sms_failed
     )
+}
+
+/// The rollout interstitials: shown at sign-in, snoozed ("remind me later", "skip
+/// for now", the wizard's "not now"), accepted ("set up now").
+fn nudge_series(n: &sekisho_login_ui::NudgeCounters) -> String {
+    let mut out = String::from(
+        "# HELP sekisho_enrollment_nudges_total MFA rollout interstitials by kind and what the user did\n\
+         # TYPE sekisho_enrollment_nudges_total counter\n",
+    );
+    for (kind, outcome, count) in n.snapshot() {
+        out.push_str(&format!(
+            "sekisho_enrollment_nudges_total{{kind=\"{}\",outcome=\"{}\"}} {count}\n",
+            kind.as_str(),
+            outcome.as_str()
+        ));
+    }
+    out
 }

@@ -183,7 +183,6 @@ impl App {
             hasher,
             Arc::clone(&mfa),
             notifier.clone(),
-            Arc::new(sekisho_policy::Rollout::new(&settings.enrollment)),
             &key,
         ));
         let router = sekisho_login_ui::router(Arc::clone(&ui));

@@ -137,6 +137,7 @@ mod tests {
             device_id: None,
             csrf_secret: String::new(),
             credential_version: 1,
+            enrolment_due: false,
         }
     }
 

@@ -343,6 +343,12 @@ impl ProxyHttp for SekishoProxy {
                 .send_to_ui(session, ctx, "mfa", None, "mfa_required")
                 .await;
         }
+        if user.enrolment_due {
+            // The rollout forces enrolment: nothing protected until a factor is set up.
+            return self
+                .send_to_ui(session, ctx, "enroll", None, "mfa_enrollment_required")
+                .await;
+        }
 
         // Rules that name users or groups can only be decided now.
         let (action, needs) = if first.needs_identity {

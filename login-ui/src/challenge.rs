@@ -20,6 +20,7 @@ use sekisho_auth::{
 };
 use sekisho_config::{Factor, FactorSet, Lang, MfaAtLogin};
 use sekisho_notify::{Notice, Recipient};
+use sekisho_policy::Nudge;
 use std::sync::Arc;
 
 mod codes;
@@ -173,6 +174,18 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
             }
         }
     }
+    let nudge = if enrollment.is_enrolled() {
+        Nudge::None
+    } else {
+        match crate::enroll::at_sign_in(ctx, &user, now).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, request_id = %r.request_id(), "could not read the MFA rollout state");
+                return r.error(ctx, ErrorKind::Unavailable);
+            }
+        }
+    };
+    let enrolment_due = matches!(nudge, Nudge::Forced { .. });
     if let Some(old) = r.session_key(ctx) {
         if let Err(e) = ctx.sessions.end(&old).await {
             tracing::warn!(error = %e, "could not end the previous session");
@@ -187,7 +200,14 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
     };
     let (id, session) = match ctx
         .sessions
-        .start_with(who, level, method, client_ip(r), user_agent(r))
+        .start_with(
+            who,
+            level,
+            method,
+            enrolment_due,
+            client_ip(r),
+            user_agent(r),
+        )
         .await
     {
         Ok(v) => v,
@@ -232,7 +252,7 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
         };
         format!("{}mfa?{}", ctx.config.prefix, target.query())
     } else {
-        rd.to_string()
+        crate::enroll::interstitial_location(ctx, &nudge, rd).unwrap_or_else(|| rd.to_string())
     };
     let mut resp = see_other(&location);
     add_cookie(

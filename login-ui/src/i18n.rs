@@ -5,7 +5,9 @@
 use http::HeaderMap;
 use sekisho_config::Lang;
 
+mod enroll;
 mod mfa;
+pub use enroll::{enroll_texts, long_date, EnrollTexts};
 pub use mfa::{fill, mfa_texts, MfaTexts};
 
 /// The cookie the language switcher sets.

@@ -11,6 +11,7 @@
 mod challenge;
 pub mod cookies;
 pub mod csrf;
+mod enroll;
 pub mod form;
 mod handlers;
 pub mod i18n;
@@ -65,6 +66,8 @@ pub struct UiConfig {
     pub cookie_secure: bool,
     pub cookie_domain: Option<String>,
     pub scheme: &'static str,
+    /// The compiled `[[enrollment]]` rules.
+    pub rollout: Arc<Rollout>,
 }
 
 impl UiConfig {
@@ -90,6 +93,7 @@ impl UiConfig {
             cookie_secure: secure,
             cookie_domain: s.cookie.domain.clone(),
             scheme: if secure { "https" } else { "http" },
+            rollout: Arc::new(Rollout::new(&s.enrollment)),
         }
     }
 }
@@ -125,7 +129,6 @@ impl UiContext {
         hasher: Arc<PasswordHasher>,
         mfa: Arc<MfaService>,
         notifier: Notifier,
-        rollout: Arc<Rollout>,
         csrf_key: &[u8],
     ) -> Self {
         let targets: Vec<String> = config
@@ -136,6 +139,7 @@ impl UiContext {
                 ["http", "https"].map(|scheme| format!("{scheme}://{host}"))
             })
             .collect();
+        let rollout = Arc::clone(&config.rollout);
         Self {
             csp: pages::content_security_policy(&targets),
             config,
@@ -143,8 +147,8 @@ impl UiContext {
             sessions,
             hasher,
             mfa,
-            notifier,
             rollout,
+            notifier,
             nudges: NudgeCounters::default(),
             csrf_key: Zeroizing::new(csrf_key.to_vec()),
         }
@@ -201,6 +205,10 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
         .route(&format!("{p}mfa"), get(challenge::challenge_form))
         .route(&format!("{p}mfa/send"), post(challenge::send_code))
         .route(&format!("{p}mfa/verify"), post(challenge::verify))
+        .route(&format!("{p}enroll"), get(enroll::interstitial))
+        .route(&format!("{p}enroll/later"), post(enroll::later))
+        .route(&format!("{p}enroll/start"), get(enroll::start))
+        .route(&format!("{p}enroll/done"), get(enroll::done))
         .route(&format!("{p}settings"), get(settings::overview))
         .route(
             &format!("{p}settings/totp"),

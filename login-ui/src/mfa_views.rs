@@ -1,4 +1,6 @@
-//! Templates of the second-factor pages: challenge, enrolment, backup codes, settings.
+//! Templates of the second-factor pages: challenge, enrolment, backup codes, settings,
+//! and the rollout interstitials and enrolment wizard.
+use crate::i18n::EnrollTexts;
 use crate::pages::PageChrome;
 use askama::Template;
 
@@ -49,6 +51,8 @@ pub struct TotpSetupPage<'a> {
     pub qr_svg: String,
     pub secret_grouped: String,
     pub error: Option<String>,
+    /// "Step 2 of 4" inside the enrolment wizard.
+    pub step: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -60,6 +64,7 @@ pub struct BackupCodesPage<'a> {
     pub download_href: String,
     pub continue_to: &'a str,
     pub notice: Option<&'static str>,
+    pub step: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -75,6 +80,8 @@ pub struct CodeSetupPage<'a> {
     pub code_sent: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
+    pub rd: &'a str,
+    pub step: Option<&'static str>,
 }
 
 pub struct MethodRow {
@@ -122,4 +129,54 @@ pub struct SettingsPage<'a> {
     pub devices: Vec<DeviceRow>,
     pub sessions: Vec<SessionRow>,
     pub activity: Vec<ActivityRow>,
+    /// The rollout's call to action, for users without MFA whose mode is not `off`.
+    pub invite: Option<&'static EnrollTexts>,
+}
+
+/// The rollout interstitial: recommend, countdown or forced.
+#[derive(Template)]
+#[template(path = "enroll.html")]
+pub struct EnrollPage<'a> {
+    pub page: PageChrome,
+    pub e: &'static EnrollTexts,
+    pub csrf: &'a str,
+    pub rd: &'a str,
+    pub nudge: &'static str,
+    pub heading: String,
+    pub paragraphs: Vec<String>,
+    pub setup_href: String,
+    /// "Remind me later" / "Skip for now"; `None` when enrolment is forced.
+    pub later_label: Option<&'static str>,
+}
+
+pub struct WizardChoice {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub body: String,
+    pub button: &'static str,
+    pub href: String,
+}
+
+/// Wizard step 1: how the user will verify, with a short tutorial per method.
+#[derive(Template)]
+#[template(path = "enroll_start.html")]
+pub struct EnrollStartPage<'a> {
+    pub page: PageChrome,
+    pub e: &'static EnrollTexts,
+    pub csrf: &'a str,
+    pub rd: &'a str,
+    pub nudge: &'static str,
+    pub step: String,
+    pub choices: Vec<WizardChoice>,
+    pub skippable: bool,
+}
+
+/// Wizard step 4.
+#[derive(Template)]
+#[template(path = "enroll_done.html")]
+pub struct EnrollDonePage<'a> {
+    pub page: PageChrome,
+    pub e: &'static EnrollTexts,
+    pub step: String,
+    pub continue_to: &'a str,
 }

@@ -7,7 +7,7 @@ use crate::challenge::{
 };
 use crate::form::Form;
 use crate::handlers::{check_form, current_session, form_page, html, read, see_other, Ctx, Req};
-use crate::i18n::{fill, mfa_texts};
+use crate::i18n::{enroll_texts, fill, mfa_texts};
 use crate::mfa_views::{
     ActivityRow, BackupCodesPage, CodeSetupPage, DeviceRow, MethodRow, SessionRow, SettingsPage,
     TotpSetupPage,
@@ -37,16 +37,16 @@ pub(crate) fn when(t: i64) -> String {
     format!("{} UTC", s.get(..16).unwrap_or(&s).replace('T', " "))
 }
 
-struct Ready {
-    r: Req,
-    form: Form,
-    key: SessionKey,
-    session: Arc<Session>,
-    enrollment: Enrollment,
+pub(crate) struct Ready {
+    pub(crate) r: Req,
+    pub(crate) form: Form,
+    pub(crate) key: SessionKey,
+    pub(crate) session: Arc<Session>,
+    pub(crate) enrollment: Enrollment,
 }
 
 /// Reads the request; needs a full session (a partial one goes to the challenge).
-async fn ready(ctx: &UiContext, req: Request, post: bool) -> Result<Ready, Response> {
+pub(crate) async fn ready(ctx: &UiContext, req: Request, post: bool) -> Result<Ready, Response> {
     let (r, body) = read(ctx, req).await?;
     let form = if post {
         let form = Form::parse(&body).map_err(|_| r.error(ctx, ErrorKind::BadRequest))?;
@@ -91,7 +91,7 @@ impl Ready {
     }
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -215,6 +215,12 @@ async fn render_overview(
                     current: k == x.key,
                 })
                 .collect(),
+            invite: (!e.is_enrolled()
+                && ctx
+                    .rollout
+                    .covering(&x.session.email, &x.session.groups)
+                    .invites())
+            .then(|| enroll_texts(r.lang)),
             activity: activity
                 .into_iter()
                 .map(|a| ActivityRow {
@@ -257,6 +263,8 @@ fn totp_page(
             qr_svg: svg,
             secret_grouped: grouped,
             error,
+            step: crate::enroll::in_wizard(ctx, &target.rd)
+                .then(|| enroll_texts(r.lang).step_verify),
         })
     })
 }
@@ -387,6 +395,9 @@ async fn enrolled(ctx: &UiContext, x: &Ready, method: MfaMethod, rd: &str) -> Re
         Ok(resp) => resp,
         Err(resp) => return resp,
     };
+    if !x.enrollment.is_enrolled() {
+        crate::enroll::completed(ctx, x, method).await;
+    }
     let first =
         !x.enrollment.is_enrolled() && ctx.mfa.settings().factors.contains(Factor::BackupCode);
     if first {
@@ -435,6 +446,8 @@ async fn backup_codes_page(
             codes,
             continue_to,
             notice,
+            step: crate::enroll::in_wizard(ctx, continue_to)
+                .then(|| enroll_texts(x.r.lang).step_backup),
         }),
     ))
 }

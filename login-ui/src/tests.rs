@@ -17,8 +17,13 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with("").await
+}
+
+/// `extra` is appended to the config.
+async fn fixture_with(extra: &str) -> Fixture {
     let settings = load_str(
-        "[password]\nmemory_kib = 1024\niterations = 1\n[email]\ntransport = \"off\"\n[[sites]]\nhost = \"app.test\"\nupstreams = [\"127.0.0.1:9\"]\n",
+        &format!("[password]\nmemory_kib = 1024\niterations = 1\n[email]\ntransport = \"off\"\n[[sites]]\nhost = \"app.test\"\nupstreams = [\"127.0.0.1:9\"]\n{extra}"),
         "t",
         &HashMap::new(),
     )
@@ -76,7 +81,6 @@ async fn fixture() -> Fixture {
         hasher,
         mfa,
         notifier,
-        Arc::new(sekisho_policy::Rollout::new(&settings.enrollment)),
         &[9u8; 32],
     ));
     Fixture { ctx, _dir: dir }
@@ -360,4 +364,92 @@ async fn language_switch_returns_to_the_page() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(h.get("content-security-policy").is_some());
+}
+
+#[tokio::test]
+async fn rollout_pages_refuse_bad_input() {
+    let f = fixture_with("[[enrollment]]\ngroups = [\"staff\"]\nmode = \"require\"\n").await;
+    // No session: the pages send the visitor to sign in.
+    let (status, h, _) = call(
+        &f.ctx,
+        Request::get("/_sekisho/enroll/start")
+            .header("host", "app.test")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(h["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/_sekisho/login?"));
+
+    let (csrf_cookie, token) = csrf_pair(&f.ctx).await;
+    let (status, h, _) = call(
+        &f.ctx,
+        post(
+            "/_sekisho/login",
+            &csrf_cookie,
+            format!(
+                "csrf={token}&rd=%2Fmembers&email=user%40example.com&password=correct+password"
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h["location"].to_str().unwrap(),
+        "/_sekisho/enroll?rd=%2Fmembers&nudge=forced"
+    );
+    let session = set_cookies(&h)
+        .into_iter()
+        .find(|c| c.starts_with("sekisho_session="))
+        .unwrap();
+    let cookies = format!("{csrf_cookie}; {}", session.split(';').next().unwrap());
+    let get = |path: &str| {
+        Request::get(path)
+            .header("host", "app.test")
+            .header("cookie", &cookies)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // A forged nudge or an open redirect changes nothing: still forced, rd local.
+    let (status, _, body) = call(
+        &f.ctx,
+        get("/_sekisho/enroll?nudge=recommend&rd=https%3A%2F%2Fevil.example%2F"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Set up two-step verification to continue"));
+    assert!(!body.contains("evil.example"), "rd refused");
+    let (status, _, _) = call(&f.ctx, get("/_sekisho/enroll?nudge=%FF%FE")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not UTF-8: a clear 400");
+    // "Later" without a CSRF token, or with a forged origin, is refused.
+    let (status, _, _) = call(
+        &f.ctx,
+        post(
+            "/_sekisho/enroll/later",
+            &cookies,
+            "rd=%2F&nudge=recommend".into(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut forged = post(
+        "/_sekisho/enroll/later",
+        &cookies,
+        format!("csrf={token}&rd=%2F&nudge=recommend"),
+    );
+    forged
+        .headers_mut()
+        .insert("origin", HeaderValue::from_static("https://evil.example"));
+    let (status, _, _) = call(&f.ctx, forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The done page before any factor goes back to step 1.
+    let (status, h, _) = call(&f.ctx, get("/_sekisho/enroll/done?rd=%2Fmembers")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(h["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/_sekisho/enroll/start?"));
 }

@@ -12,6 +12,7 @@ fn code_setup(
     code_sent: bool,
 ) -> Response {
     let r = &x.r;
+    let target = setup_target(ctx, &x.form);
     let m = mfa_texts(r.lang);
     form_page(ctx, r, fb.status.unwrap_or(StatusCode::OK), |token| {
         pages::render(&CodeSetupPage {
@@ -37,6 +38,9 @@ fn code_setup(
             code_sent,
             notice: fb.notice,
             error: fb.error,
+            rd: &target.rd,
+            step: crate::enroll::in_wizard(ctx, &target.rd)
+                .then(|| crate::i18n::enroll_texts(r.lang).step_verify),
         })
     })
 }
@@ -234,6 +238,6 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
         x.r.lang,
         Notice::MfaEnabled { method: name },
     );
-    let rd = settings_path(&ctx);
-    enrolled(&ctx, &x, ch.method(), &rd).await
+    let target = setup_target(&ctx, &x.form);
+    enrolled(&ctx, &x, ch.method(), &target.rd).await
 }

@@ -12,6 +12,7 @@ mod driver;
 mod journeys;
 mod mfa;
 mod other_origin;
+mod rollout;
 mod session;
 
 pub use session::run;

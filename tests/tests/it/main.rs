@@ -10,4 +10,5 @@ mod harness;
 mod journeys;
 mod logs;
 mod mfa;
+mod rollout;
 mod rollout_jobs;

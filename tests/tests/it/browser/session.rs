@@ -55,7 +55,6 @@ impl Setup {
     }
 
     /// Extra gateway config (see [`TestGateway::start_with`]).
-    #[allow(dead_code)] // for the MFA, rollout and admin journeys
     pub fn config(mut self, extra: &str) -> Self {
         self.config.push_str(extra);
         self
