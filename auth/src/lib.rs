@@ -16,6 +16,7 @@ pub mod counters;
 pub mod error;
 pub mod events;
 pub mod factors;
+pub mod lockout;
 pub mod mfa;
 pub mod mfa_service;
 pub mod password;
@@ -29,6 +30,7 @@ pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
 pub use error::{AuthError, StoreError};
 pub use events::{AuthEvent, EventKind, EventLog, Reason};
 pub use factors::{Enrollment, FactorStore, MfaMethod, SealedTotp, TrustedDevice};
+pub use lockout::{Gate, Lockout, LockoutPolicy, NewLock, Scope};
 pub use mfa_service::{
     BackupOutcome, CodeChannel, CodeOutcome, IssueOutcome, MfaService, RotationReport,
     TotpEnrollment, TotpOutcome,
