@@ -60,7 +60,9 @@ impl Validator<'_> {
             if !is_address(e) {
                 return Err(self.err(
                     "support.email",
-                    format!("`{e}` is not an address such as helpdesk@example.com (no display name)"),
+                    format!(
+                        "`{e}` is not an address such as helpdesk@example.com (no display name)"
+                    ),
                 ));
             }
         }

@@ -453,3 +453,5 @@ async fn rollout_pages_refuse_bad_input() {
         .unwrap()
         .starts_with("/_sekisho/enroll/start?"));
 }
+
+mod help;

@@ -44,7 +44,10 @@ fn blank_values_count_as_unset() {
     assert_eq!(s.support.email, None);
     assert_eq!(s.support.phone, None);
     assert_eq!(s.support.hours.as_deref(), Some("9-17"));
-    assert!(!s.support.has_contact(), "hours alone are no way to reach anyone");
+    assert!(
+        !s.support.has_contact(),
+        "hours alone are no way to reach anyone"
+    );
 }
 
 #[test]
@@ -66,17 +69,37 @@ fn bad_values_name_the_key() {
     let long_url = format!("https://example.com/{}", "a".repeat(2100));
     for (body, key, hint) in [
         ("email = \"helpdesk\"", "support.email", "not an address"),
-        ("email = \"Help <help@example.com>\"", "support.email", "no display name"),
+        (
+            "email = \"Help <help@example.com>\"",
+            "support.email",
+            "no display name",
+        ),
         ("email = \"a@b@\"", "support.email", "not an address"),
         ("phone = \"+81\\n3\"", "support.phone", "printable"),
-        (&format!("phone = \"{long_phone}\""), "support.phone", "at most 40"),
+        (
+            &format!("phone = \"{long_phone}\""),
+            "support.phone",
+            "at most 40",
+        ),
         ("hours = \"9\\u0007-17\"", "support.hours", "printable"),
-        (&format!("hours = \"{long_hours}\""), "support.hours", "at most 80"),
+        (
+            &format!("hours = \"{long_hours}\""),
+            "support.hours",
+            "at most 80",
+        ),
         ("url = \"javascript:alert(1)\"", "support.url", "http"),
         ("url = \"ftp://example.com/\"", "support.url", "http"),
         ("url = \"/help\"", "support.url", "absolute URL"),
-        ("url = \"https://user:pw@example.com/\"", "support.url", "password"),
-        (&format!("url = \"{long_url}\""), "support.url", "at most 2048"),
+        (
+            "url = \"https://user:pw@example.com/\"",
+            "support.url",
+            "password",
+        ),
+        (
+            &format!("url = \"{long_url}\""),
+            "support.url",
+            "at most 2048",
+        ),
         ("fax = \"123\"", "support", "unknown field"),
         ("email = 3", "support.email", "invalid type"),
     ] {
