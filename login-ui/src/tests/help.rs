@@ -122,10 +122,10 @@ fn mailto_links_encode_what_could_start_a_query() {
     assert!(crate::help::SupportView::of(&hours_only).is_none());
 }
 
-#[tokio::test]
-async fn help_needs_no_full_session() {
-    let f = fixture().await;
-    // An enrolled user: the password alone gives a partial session.
+/// Enrols user@example.com (e-mail codes, which this deployment cannot send, and
+/// backup codes) and signs in with the password, which gives a partial session.
+/// Returns the CSRF token and the cookies (CSRF nonce and session).
+async fn partial_session(f: &Fixture) -> (String, String) {
     let user = f
         .ctx
         .accounts
@@ -133,35 +133,23 @@ async fn help_needs_no_full_session() {
         .await
         .unwrap()
         .unwrap();
-    f.ctx
-        .mfa
-        .factors()
-        .set_email_enabled(&user.id, true)
-        .await
-        .unwrap();
+    let factors = f.ctx.mfa.factors();
+    factors.set_email_enabled(&user.id, true).await.unwrap();
+    f.ctx.mfa.regenerate_backup_codes(&user.id).await.unwrap();
     let (csrf_cookie, token) = csrf_pair(&f.ctx).await;
-    let (status, h, _) = call(
-        &f.ctx,
-        post(
-            "/_sekisho/login",
-            &csrf_cookie,
-            format!("csrf={token}&email=user%40example.com&password=correct+password"),
-        ),
-    )
-    .await;
+    let (status, location, cookies) = sign_in_user(&f.ctx, &csrf_cookie, &token, "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(h["location"]
-        .to_str()
-        .unwrap()
-        .starts_with("/_sekisho/mfa?"));
-    let session = set_cookies(&h)
-        .into_iter()
-        .find(|c| c.starts_with("sekisho_session="))
-        .unwrap();
-    let pair = session.split(';').next().unwrap();
-    let (status, _, _) = call(&f.ctx, get("/_sekisho/", "en", Some(pair))).await;
+    assert!(location.starts_with("/_sekisho/mfa?"), "{location}");
+    (token, cookies)
+}
+
+#[tokio::test]
+async fn help_needs_no_full_session() {
+    let f = fixture().await;
+    let (_, cookies) = partial_session(&f).await;
+    let (status, _, _) = call(&f.ctx, get("/_sekisho/", "en", Some(&cookies))).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "the session is partial");
-    let (status, _, body) = call(&f.ctx, get("/_sekisho/help", "en", Some(pair))).await;
+    let (status, _, body) = call(&f.ctx, get("/_sekisho/help", "en", Some(&cookies))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("id=\"lost-device\""));
 }
@@ -169,38 +157,8 @@ async fn help_needs_no_full_session() {
 #[tokio::test]
 async fn wrong_backup_codes_link_to_help_and_the_pause_to_locked_out() {
     let f = fixture().await;
-    let user = f
-        .ctx
-        .accounts
-        .find_by_email(&Email::parse("user@example.com").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    // Enrolled (e-mail, which this deployment cannot send), with backup codes: the
-    // challenge offers backup codes only.
-    f.ctx
-        .mfa
-        .factors()
-        .set_email_enabled(&user.id, true)
-        .await
-        .unwrap();
-    f.ctx.mfa.regenerate_backup_codes(&user.id).await.unwrap();
-    let (csrf_cookie, token) = csrf_pair(&f.ctx).await;
-    let (_, h, _) = call(
-        &f.ctx,
-        post(
-            "/_sekisho/login",
-            &csrf_cookie,
-            format!("csrf={token}&email=user%40example.com&password=correct+password"),
-        ),
-    )
-    .await;
-    let session = set_cookies(&h)
-        .into_iter()
-        .find(|c| c.starts_with("sekisho_session="))
-        .unwrap();
-    let cookies = format!("{csrf_cookie}; {}", session.split(';').next().unwrap());
-
+    // The challenge offers backup codes only (e-mail cannot be sent here).
+    let (token, cookies) = partial_session(&f).await;
     let (status, _, body) = call(&f.ctx, get("/_sekisho/mfa", "en", Some(&cookies))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
