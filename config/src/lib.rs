@@ -13,6 +13,7 @@ mod model;
 mod notify;
 pub mod schema;
 mod secret;
+mod support;
 mod values;
 
 pub use error::ConfigError;

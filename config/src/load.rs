@@ -133,6 +133,7 @@ impl Validator<'_> {
             .map(|(i, e)| self.enrollment_rule(i, e, mfa.factors))
             .collect::<R<Vec<_>>>()?;
         let rollout = self.rollout(f.rollout)?;
+        let support = self.support(f.support)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -157,6 +158,7 @@ impl Validator<'_> {
             sms,
             enrollment,
             rollout,
+            support,
         })
     }
 

@@ -12,6 +12,7 @@ pub use crate::notify::{
     SmtpSettings,
 };
 pub use crate::schema::CookieSecure;
+pub use crate::support::SupportSettings;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -40,6 +41,8 @@ pub struct Settings {
     /// `[[enrollment]]` rules in file order (first match wins).
     pub enrollment: Vec<EnrollmentRuleSettings>,
     pub rollout: RolloutSettings,
+    /// `[support]`: the help desk shown on the help and error pages.
+    pub support: SupportSettings,
 }
 
 #[derive(Debug, Clone)]

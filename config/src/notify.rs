@@ -569,6 +569,11 @@ fn is_mailbox(raw: &str) -> bool {
         },
         None => raw,
     };
+    is_address(address)
+}
+
+/// A bare `local@domain` address (dot-atom local part, LDH domain labels).
+pub(crate) fn is_address(address: &str) -> bool {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return false;
     };

@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub enrollment: Vec<crate::enrollment::EnrollmentSection>,
     #[serde(default)]
     pub rollout: crate::enrollment::RolloutSection,
+    #[serde(default)]
+    pub support: crate::support::SupportSection,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ use crate::handlers::{
     add_cookie, base_cookie, check_form, current_session, form_page, html, rd_or_default, read,
     see_other, Ctx, Req,
 };
+use crate::help::HelpTopic;
 use crate::i18n::{fill, MfaTexts};
 use crate::mfa_views::{ChallengePage, MethodLink, NoticePage};
 use crate::pages::{self, ErrorKind};
@@ -24,7 +25,7 @@ use sekisho_policy::Nudge;
 use std::sync::Arc;
 
 mod codes;
-pub(crate) use codes::{check, deliver_code, totp_verdict, Verdict};
+pub(crate) use codes::{check, code_verdict, deliver_code, totp_verdict, Verdict};
 
 /// Where to go after the challenge, and which factors the page there accepts.
 #[derive(Debug, Clone)]
@@ -272,6 +273,27 @@ pub(crate) struct Feedback {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub status: Option<StatusCode>,
+    /// The help entry linked beside `error`.
+    pub help: Option<HelpTopic>,
+}
+
+impl Feedback {
+    pub(crate) fn problem(error: String, status: StatusCode, help: HelpTopic) -> Self {
+        Self {
+            error: Some(error),
+            status: Some(status),
+            help: Some(help),
+            ..Self::default()
+        }
+    }
+
+    /// `{prefix}help#…` for the error, if it has an entry.
+    pub(crate) fn help_href(&self, prefix: &str) -> Option<String> {
+        self.error
+            .as_ref()
+            .and(self.help)
+            .map(|topic| topic.href(prefix))
+    }
 }
 
 struct Challenge<'a> {
@@ -310,6 +332,7 @@ impl Challenge<'_> {
             .settings()
             .trusted_device_for
             .map(|d| (d.as_secs() / 86_400).max(1).to_string());
+        let help_href = fb.help_href(&ctx.config.prefix);
         form_page(ctx, r, fb.status.unwrap_or(StatusCode::OK), |token| {
             pages::render(&ChallengePage {
                 page: r.chrome(ctx),
@@ -326,7 +349,9 @@ impl Challenge<'_> {
                 send_to,
                 notice: fb.notice,
                 error: fb.error,
+                help_href,
                 others,
+                lost_device_href: HelpTopic::LostDevice.href(&ctx.config.prefix),
                 trust_label: trust_days.map(|n| fill(m.trust_label, &[("n", &n)])),
             })
         })
@@ -488,6 +513,7 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
             reason: Reason::TooManyAttempts,
             message: crate::i18n::mfa_texts(r.lang).err_paused.to_string(),
             detail: Some("paused".into()),
+            help: Some(HelpTopic::LockedOut),
         })
     } else {
         check(
@@ -519,6 +545,7 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
             reason,
             message,
             detail,
+            help,
         } => {
             if !paused {
                 if let Err(e) = ctx.mfa.note_second_factor_failure(&session.user_id).await {
@@ -537,6 +564,7 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
                 Feedback {
                     error: Some(message),
                     status: Some(StatusCode::UNAUTHORIZED),
+                    help,
                     ..Feedback::default()
                 },
             );

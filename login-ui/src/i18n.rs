@@ -6,8 +6,10 @@ use http::HeaderMap;
 use sekisho_config::Lang;
 
 mod enroll;
+mod help;
 mod mfa;
 pub use enroll::{enroll_texts, long_date, EnrollTexts};
+pub use help::{help_texts, HelpEntryTexts, HelpTexts};
 pub use mfa::{fill, mfa_texts, MfaTexts};
 
 /// The cookie the language switcher sets.
@@ -51,6 +53,8 @@ pub struct Texts {
     pub err_not_found: &'static str,
     pub err_too_large_title: &'static str,
     pub err_too_large: &'static str,
+    pub err_too_many_requests_title: &'static str,
+    pub err_too_many_requests: &'static str,
     pub err_busy_title: &'static str,
     pub err_busy: &'static str,
     pub err_bad_gateway_title: &'static str,
@@ -99,6 +103,8 @@ static EN: Texts = Texts {
     err_not_found: "There is no page at this address.",
     err_too_large_title: "Request too large",
     err_too_large: "The data you sent is too large.",
+    err_too_many_requests_title: "Too many requests",
+    err_too_many_requests: "Too many requests came from you in a short time. Wait a moment, then try again.",
     err_busy_title: "Busy",
     err_busy: "Too many sign-ins are being processed right now. Please try again in a moment.",
     err_bad_gateway_title: "The site is not responding",
@@ -147,6 +153,8 @@ static JA: Texts = Texts {
     err_not_found: "このアドレスにはページがありません。",
     err_too_large_title: "リクエストが大きすぎます",
     err_too_large: "送信されたデータが大きすぎます。",
+    err_too_many_requests_title: "リクエストが多すぎます",
+    err_too_many_requests: "短時間に多くのリクエストがありました。少し待ってから、もう一度お試しください。",
     err_busy_title: "混み合っています",
     err_busy: "現在サインインが集中しています。しばらくしてからもう一度お試しください。",
     err_bad_gateway_title: "サイトが応答しません",

@@ -1,5 +1,5 @@
 //! Sekisho's hosted pages: sign-in, sign-out, the "signed in as" page, the language
-//! switcher, the stylesheet, and the error pages the gateway shows.
+//! switcher, the help page, the stylesheet, and the error pages the gateway shows.
 //!
 //! [`router`] builds an axum `Router` that the gateway calls in-process (tower
 //! `oneshot`) for every path under the UI prefix. Handlers get the client's address,
@@ -14,6 +14,7 @@ pub mod csrf;
 mod enroll;
 pub mod form;
 mod handlers;
+pub mod help;
 pub mod i18n;
 mod mfa_views;
 pub mod nudges;
@@ -25,7 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
 use sekisho_auth::{AccountStore, MfaService, PasswordHasher, SessionService};
-use sekisho_config::{Lang, Settings, Site};
+use sekisho_config::{Lang, Settings, Site, SupportSettings};
 use sekisho_notify::Notifier;
 use sekisho_policy::Rollout;
 use std::net::IpAddr;
@@ -68,6 +69,8 @@ pub struct UiConfig {
     pub scheme: &'static str,
     /// The compiled `[[enrollment]]` rules.
     pub rollout: Arc<Rollout>,
+    /// `[support]`, shown on the help and error pages.
+    pub support: SupportSettings,
 }
 
 impl UiConfig {
@@ -94,6 +97,7 @@ impl UiConfig {
             cookie_domain: s.cookie.domain.clone(),
             scheme: if secure { "https" } else { "http" },
             rollout: Arc::new(Rollout::new(&s.enrollment)),
+            support: s.support.clone(),
         }
     }
 }
@@ -163,7 +167,8 @@ impl UiContext {
     }
 
     /// A complete error response (page, status, security headers) in the visitor's
-    /// language; the gateway uses it for 403/404/413/502/503 answers.
+    /// language, with the request id to quote and the support contact; the gateway
+    /// uses it for 400/403/404/413/429/502/503 answers.
     pub fn error_response(
         &self,
         kind: ErrorKind,
@@ -173,7 +178,12 @@ impl UiContext {
     ) -> http::Response<String> {
         let lang = i18n::negotiate(request_headers, self.config.default_lang);
         let page = pages::PageChrome::new(lang, &self.config.product, &self.config.prefix, here);
-        let body = pages::error_html(kind, page, request_id);
+        let support = help::SupportView::of(&self.config.support);
+        let body = pages::error_html(kind, page, request_id, support);
+        // The page asks users to quote this id, so the log must hold it; the path
+        // without its query, which may carry addresses or tokens.
+        let path = here.split('?').next().unwrap_or("");
+        tracing::info!(request_id, status = kind.status().as_u16(), kind = ?kind, path, "error page");
         let mut resp = http::Response::new(body);
         *resp.status_mut() = kind.status();
         let h = resp.headers_mut();
@@ -202,6 +212,7 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
             get(handlers::logout_form).post(handlers::logout_submit),
         )
         .route(&format!("{p}lang"), get(handlers::switch_language))
+        .route(&format!("{p}help"), get(help::page))
         .route(&format!("{p}mfa"), get(challenge::challenge_form))
         .route(&format!("{p}mfa/send"), post(challenge::send_code))
         .route(&format!("{p}mfa/verify"), post(challenge::verify))

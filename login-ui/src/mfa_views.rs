@@ -24,7 +24,11 @@ pub struct ChallengePage<'a> {
     pub send_to: Option<String>,
     pub notice: Option<String>,
     pub error: Option<String>,
+    /// The help entry for `error`.
+    pub help_href: Option<String>,
     pub others: Vec<MethodLink>,
+    /// "Can't use any of these?": for users whose phone is gone.
+    pub lost_device_href: String,
     pub trust_label: Option<String>,
 }
 
@@ -51,6 +55,7 @@ pub struct TotpSetupPage<'a> {
     pub qr_svg: String,
     pub secret_grouped: String,
     pub error: Option<String>,
+    pub help_href: Option<String>,
     /// "Step 2 of 4" inside the enrolment wizard.
     pub step: Option<&'static str>,
 }
@@ -80,6 +85,7 @@ pub struct CodeSetupPage<'a> {
     pub code_sent: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
+    pub help_href: Option<String>,
     pub rd: &'a str,
     pub step: Option<&'static str>,
 }

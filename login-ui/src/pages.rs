@@ -1,6 +1,7 @@
 //! Rendering: the askama templates, the page chrome they share, error pages and the
 //! security headers every hosted response carries.
-use crate::i18n::{mfa_texts, other, texts, MfaTexts, Texts};
+use crate::help::{HelpTopic, SupportView};
+use crate::i18n::{help_texts, mfa_texts, other, texts, HelpTexts, MfaTexts, Texts};
 use askama::Template;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
@@ -12,6 +13,11 @@ pub struct PageChrome {
     pub t: &'static Texts,
     /// Texts of the second-factor pages.
     pub m: &'static MfaTexts,
+    /// Texts of the help page and the help links.
+    pub h: &'static HelpTexts,
+    /// Whether the layout links to the help page: not where the UI is not served
+    /// (an unknown host), since the link would lead to another 404.
+    pub help_link: bool,
     pub product: String,
     pub prefix: String,
     pub switch_href: String,
@@ -29,6 +35,8 @@ impl PageChrome {
             lang: lang.code(),
             t: texts(lang),
             m: mfa_texts(lang),
+            h: help_texts(lang),
+            help_link: true,
             product: product.to_string(),
             prefix: prefix.to_string(),
             switch_href: format!("{prefix}lang?to={}&back={back}", to.code()),
@@ -80,6 +88,9 @@ pub struct ErrorPage<'a> {
     pub heading: &'static str,
     pub message: &'static str,
     pub request_id: &'a str,
+    /// The help page, at the entry for this error when there is one.
+    pub help_href: Option<String>,
+    pub support: Option<SupportView>,
 }
 
 /// The error pages the gateway and the UI can show.
@@ -92,6 +103,8 @@ pub enum ErrorKind {
     NotFound,
     UnknownSite,
     PayloadTooLarge,
+    /// A rate limit; the caller adds `Retry-After` when it knows the wait.
+    TooManyRequests,
     Busy,
     BadGateway,
     Unavailable,
@@ -106,6 +119,7 @@ impl ErrorKind {
             }
             ErrorKind::NotFound | ErrorKind::UnknownSite => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Busy | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::BadGateway => StatusCode::BAD_GATEWAY,
         }
@@ -120,21 +134,44 @@ impl ErrorKind {
             ErrorKind::NotFound => (t.err_not_found_title, t.err_not_found),
             ErrorKind::UnknownSite => (t.err_unknown_site_title, t.err_unknown_site),
             ErrorKind::PayloadTooLarge => (t.err_too_large_title, t.err_too_large),
+            ErrorKind::TooManyRequests => (t.err_too_many_requests_title, t.err_too_many_requests),
             ErrorKind::Busy => (t.err_busy_title, t.err_busy),
             ErrorKind::BadGateway => (t.err_bad_gateway_title, t.err_bad_gateway),
             ErrorKind::Unavailable => (t.err_unavailable_title, t.err_unavailable),
         }
     }
+
+    /// Where the error page's help link goes: `None` for the help index.
+    fn help_topic(self) -> Option<HelpTopic> {
+        match self {
+            ErrorKind::TooManyRequests => Some(HelpTopic::LockedOut),
+            ErrorKind::MfaRequired => Some(HelpTopic::WhyMfa),
+            _ => None,
+        }
+    }
 }
 
-/// Renders an error page body.
-pub fn error_html(kind: ErrorKind, page: PageChrome, request_id: &str) -> String {
+/// Renders an error page body, with the support contact when one is configured.
+pub fn error_html(
+    kind: ErrorKind,
+    mut page: PageChrome,
+    request_id: &str,
+    support: Option<SupportView>,
+) -> String {
     let (heading, message) = kind.texts(page.t);
+    // An unknown host is not served the hosted pages, help included.
+    page.help_link = kind != ErrorKind::UnknownSite;
+    let help_href = page.help_link.then(|| match kind.help_topic() {
+        Some(topic) => topic.href(&page.prefix),
+        None => format!("{}help", page.prefix),
+    });
     render(&ErrorPage {
         page,
         heading,
         message,
         request_id,
+        help_href,
+        support,
     })
 }
 

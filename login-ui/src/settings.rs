@@ -2,8 +2,8 @@
 //! backup codes, trusted browsers, sessions, recent activity. Changes that weaken or
 //! replace a factor need an MFA no older than `mfa.reauth_within`.
 use crate::challenge::{
-    deliver_code, elevate, event, factor_available, mask_email, mask_phone, method_name, notify,
-    totp_verdict, Feedback, Target, Verdict,
+    code_verdict, deliver_code, elevate, event, factor_available, mask_email, mask_phone,
+    method_name, notify, totp_verdict, Feedback, Target, Verdict,
 };
 use crate::form::Form;
 use crate::handlers::{check_form, current_session, form_page, html, read, see_other, Ctx, Req};
@@ -248,12 +248,12 @@ fn totp_page(
     target: &Target,
     svg: String,
     grouped: String,
-    error: Option<String>,
-    status: StatusCode,
+    fb: Feedback,
 ) -> Response {
     let r = &x.r;
     let m = mfa_texts(r.lang);
-    form_page(ctx, r, status, |token| {
+    let help_href = fb.help_href(&ctx.config.prefix);
+    form_page(ctx, r, fb.status.unwrap_or(StatusCode::OK), |token| {
         pages::render(&TotpSetupPage {
             page: r.chrome(ctx),
             csrf: token,
@@ -262,20 +262,15 @@ fn totp_page(
             intro: (!x.enrollment.is_enrolled()).then_some(m.enrol_required),
             qr_svg: svg,
             secret_grouped: grouped,
-            error,
+            error: fb.error,
+            help_href,
             step: crate::enroll::in_wizard(ctx, &target.rd)
                 .then(|| enroll_texts(r.lang).step_verify),
         })
     })
 }
 
-async fn show_totp(
-    ctx: &UiContext,
-    x: &Ready,
-    target: &Target,
-    error: Option<String>,
-    status: StatusCode,
-) -> Response {
+async fn show_totp(ctx: &UiContext, x: &Ready, target: &Target, fb: Feedback) -> Response {
     let enrolment = match ctx
         .mfa
         .totp_enrollment(&x.session.user_id, &x.session.email)
@@ -300,8 +295,7 @@ async fn show_totp(
         target,
         svg,
         enrolment.secret.grouped_base32().to_string(),
-        error,
-        status,
+        fb,
     )
 }
 
@@ -330,7 +324,7 @@ pub async fn totp_form(State(ctx): Ctx, req: Request) -> Response {
     ) {
         return resp;
     }
-    show_totp(&ctx, &x, &target, None, StatusCode::OK).await
+    show_totp(&ctx, &x, &target, Feedback::default()).await
 }
 
 /// `POST {prefix}settings/totp`: the first code activates the new secret.
@@ -360,6 +354,7 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
         reason,
         message,
         detail,
+        help,
     } = totp_verdict(m, outcome)
     {
         let mut e = event(&x.r, &x.session, now, EventKind::Enrollment, false, reason)
@@ -368,7 +363,13 @@ pub async fn totp_confirm(State(ctx): Ctx, req: Request) -> Response {
             e = e.detail(d);
         }
         ctx.mfa.record(e).await;
-        return show_totp(&ctx, &x, &target, Some(message), StatusCode::UNAUTHORIZED).await;
+        let fb = Feedback {
+            error: Some(message),
+            status: Some(StatusCode::UNAUTHORIZED),
+            help,
+            ..Feedback::default()
+        };
+        return show_totp(&ctx, &x, &target, fb).await;
     }
     x.record_ok(
         &ctx,

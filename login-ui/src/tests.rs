@@ -137,6 +137,32 @@ fn post(path: &str, cookie: &str, body: String) -> Request<Body> {
         .unwrap()
 }
 
+/// Signs user@example.com in with the right password. Returns the answer's status and
+/// `Location`, and the cookies for the next requests (CSRF nonce and the new session).
+async fn sign_in_user(
+    ctx: &Arc<UiContext>,
+    csrf_cookie: &str,
+    token: &str,
+    rd: &str,
+) -> (StatusCode, String, String) {
+    let (status, h, _) = call(
+        ctx,
+        post(
+            "/_sekisho/login",
+            csrf_cookie,
+            format!("csrf={token}&rd={rd}&email=user%40example.com&password=correct+password"),
+        ),
+    )
+    .await;
+    let location = h["location"].to_str().unwrap().to_string();
+    let session = set_cookies(&h)
+        .into_iter()
+        .find(|c| c.starts_with("sekisho_session="))
+        .unwrap();
+    let cookies = format!("{csrf_cookie}; {}", session.split(';').next().unwrap());
+    (status, location, cookies)
+}
+
 #[tokio::test]
 async fn login_page_is_localised_and_hardened() {
     let f = fixture().await;
@@ -385,27 +411,10 @@ async fn rollout_pages_refuse_bad_input() {
         .starts_with("/_sekisho/login?"));
 
     let (csrf_cookie, token) = csrf_pair(&f.ctx).await;
-    let (status, h, _) = call(
-        &f.ctx,
-        post(
-            "/_sekisho/login",
-            &csrf_cookie,
-            format!(
-                "csrf={token}&rd=%2Fmembers&email=user%40example.com&password=correct+password"
-            ),
-        ),
-    )
-    .await;
+    let (status, location, cookies) =
+        sign_in_user(&f.ctx, &csrf_cookie, &token, "%2Fmembers").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        h["location"].to_str().unwrap(),
-        "/_sekisho/enroll?rd=%2Fmembers&nudge=forced"
-    );
-    let session = set_cookies(&h)
-        .into_iter()
-        .find(|c| c.starts_with("sekisho_session="))
-        .unwrap();
-    let cookies = format!("{csrf_cookie}; {}", session.split(';').next().unwrap());
+    assert_eq!(location, "/_sekisho/enroll?rd=%2Fmembers&nudge=forced");
     let get = |path: &str| {
         Request::get(path)
             .header("host", "app.test")
@@ -453,3 +462,5 @@ async fn rollout_pages_refuse_bad_input() {
         .unwrap()
         .starts_with("/_sekisho/enroll/start?"));
 }
+
+mod help;

@@ -35,6 +35,9 @@ fn example_config_is_valid() {
     );
     assert!(matches!(s.email.transport, EmailTransport::Folder { .. }));
     assert!(s.sms.provider.is_none());
+    assert_eq!(s.support.email.as_deref(), Some("helpdesk@example.com"));
+    assert_eq!(s.support.hours.as_deref(), Some("Mon–Fri 9:00–18:00 JST"));
+    assert_eq!(s.support.url, None);
 }
 
 #[test]

@@ -21,21 +21,21 @@ pub(crate) async fn deliver_code(
         Ok(i) => i,
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "could not issue a code");
-            return Feedback {
-                error: Some(m.err_send_failed.into()),
-                status: Some(StatusCode::SERVICE_UNAVAILABLE),
-                ..Feedback::default()
-            };
+            return Feedback::problem(
+                m.err_send_failed.into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                HelpTopic::CodeNotArriving,
+            );
         }
     };
     let code = match issued {
         IssueOutcome::Issued(code) => code,
         IssueOutcome::Cooldown(secs) => {
-            return Feedback {
-                error: Some(fill(m.err_cooldown, &[("n", &secs.to_string())])),
-                status: Some(StatusCode::TOO_MANY_REQUESTS),
-                ..Feedback::default()
-            };
+            return Feedback::problem(
+                fill(m.err_cooldown, &[("n", &secs.to_string())]),
+                StatusCode::TOO_MANY_REQUESTS,
+                HelpTopic::CodeNotArriving,
+            );
         }
         IssueOutcome::HourlyCap => {
             ctx.mfa
@@ -51,11 +51,11 @@ pub(crate) async fn deliver_code(
                     .method(method),
                 )
                 .await;
-            return Feedback {
-                error: Some(m.err_hourly_cap.into()),
-                status: Some(StatusCode::TOO_MANY_REQUESTS),
-                ..Feedback::default()
-            };
+            return Feedback::problem(
+                m.err_hourly_cap.into(),
+                StatusCode::TOO_MANY_REQUESTS,
+                HelpTopic::CodeNotArriving,
+            );
         }
     };
     let minutes = (ctx.mfa.settings().code_ttl.as_secs() / 60).max(1) as u32;
@@ -109,11 +109,11 @@ pub(crate) async fn deliver_code(
                     .method(method),
                 )
                 .await;
-            Feedback {
-                error: Some(m.err_send_failed.into()),
-                status: Some(StatusCode::BAD_GATEWAY),
-                ..Feedback::default()
-            }
+            Feedback::problem(
+                m.err_send_failed.into(),
+                StatusCode::BAD_GATEWAY,
+                HelpTopic::CodeNotArriving,
+            )
         }
     }
 }
@@ -127,19 +127,26 @@ pub(crate) enum Verdict {
         reason: Reason,
         message: String,
         detail: Option<String>,
+        /// The help entry for this refusal.
+        help: Option<HelpTopic>,
     },
+}
+
+fn refused(reason: Reason, message: &str, help: Option<HelpTopic>) -> Verdict {
+    Verdict::Refused {
+        reason,
+        message: message.to_string(),
+        detail: None,
+        help,
+    }
 }
 
 /// What the user reads for a TOTP check (sign-in or enrolment).
 pub(crate) fn totp_verdict(m: &MfaTexts, outcome: TotpOutcome) -> Verdict {
-    let refused = |reason, message: &str| Verdict::Refused {
-        reason,
-        message: message.to_string(),
-        detail: None,
-    };
+    let rejected = Some(HelpTopic::CodeRejected);
     match outcome {
         TotpOutcome::Accepted => Verdict::Accepted { backup_left: None },
-        TotpOutcome::Replayed => refused(Reason::OtpReplayed, m.err_replayed),
+        TotpOutcome::Replayed => refused(Reason::OtpReplayed, m.err_replayed, rejected),
         TotpOutcome::Drift { minutes, steps } => Verdict::Refused {
             reason: Reason::ClockDrift,
             message: fill(
@@ -151,11 +158,36 @@ pub(crate) fn totp_verdict(m: &MfaTexts, outcome: TotpOutcome) -> Verdict {
                 &[("n", &minutes.abs().max(1).to_string())],
             ),
             detail: Some(format!("drift_steps={steps}")),
+            help: rejected,
         },
-        TotpOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
+        TotpOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed, rejected),
         TotpOutcome::Invalid | TotpOutcome::NotEnrolled => {
-            refused(Reason::InvalidOtp, m.err_invalid_code)
+            refused(Reason::InvalidOtp, m.err_invalid_code, rejected)
         }
+    }
+}
+
+/// What the user reads for an e-mail or SMS code (sign-in or turning the channel on).
+/// A wrong or stale code is usually an old message, which the "not arriving" entry
+/// explains (only the newest code works).
+pub(crate) fn code_verdict(m: &MfaTexts, outcome: CodeOutcome) -> Verdict {
+    let arriving = Some(HelpTopic::CodeNotArriving);
+    match outcome {
+        CodeOutcome::Accepted => Verdict::Accepted { backup_left: None },
+        CodeOutcome::Invalid { attempts_left } => Verdict::Refused {
+            reason: Reason::InvalidOtp,
+            message: fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]),
+            detail: None,
+            help: arriving,
+        },
+        CodeOutcome::Expired => refused(Reason::CodeExpired, m.err_expired, arriving),
+        CodeOutcome::TooManyAttempts => refused(
+            Reason::TooManyAttempts,
+            m.err_too_many,
+            Some(HelpTopic::LockedOut),
+        ),
+        CodeOutcome::NoCode => refused(Reason::InvalidOtp, m.err_no_code, arriving),
+        CodeOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed, None),
     }
 }
 
@@ -168,11 +200,6 @@ pub(crate) async fn check(
     code: &str,
 ) -> Result<Verdict, sekisho_auth::AuthError> {
     let m = crate::i18n::mfa_texts(lang);
-    let refused = |reason, message: &str| Verdict::Refused {
-        reason,
-        message: message.to_string(),
-        detail: None,
-    };
     Ok(match method {
         MfaMethod::Totp => totp_verdict(m, ctx.mfa.verify_totp(user_id, code).await?),
         MfaMethod::Email | MfaMethod::Sms => {
@@ -181,27 +208,19 @@ pub(crate) async fn check(
             } else {
                 CodeChannel::Email
             };
-            match ctx.mfa.check_code(user_id, ch, code).await? {
-                CodeOutcome::Accepted => Verdict::Accepted { backup_left: None },
-                CodeOutcome::Invalid { attempts_left } => Verdict::Refused {
-                    reason: Reason::InvalidOtp,
-                    message: fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]),
-                    detail: None,
-                },
-                CodeOutcome::Expired => refused(Reason::CodeExpired, m.err_expired),
-                CodeOutcome::TooManyAttempts => refused(Reason::TooManyAttempts, m.err_too_many),
-                CodeOutcome::NoCode => refused(Reason::InvalidOtp, m.err_no_code),
-                CodeOutcome::Malformed => refused(Reason::InvalidOtp, m.err_malformed),
-            }
+            code_verdict(m, ctx.mfa.check_code(user_id, ch, code).await?)
         }
         MfaMethod::BackupCode => match ctx.mfa.use_backup_code(user_id, code).await? {
             BackupOutcome::Accepted { remaining } => Verdict::Accepted {
                 backup_left: Some(remaining),
             },
-            BackupOutcome::Invalid | BackupOutcome::Malformed => {
-                refused(Reason::InvalidBackupCode, m.err_bad_backup)
-            }
+            // The lost-device entry is the one about backup codes.
+            BackupOutcome::Invalid | BackupOutcome::Malformed => refused(
+                Reason::InvalidBackupCode,
+                m.err_bad_backup,
+                Some(HelpTopic::LostDevice),
+            ),
         },
-        MfaMethod::TrustedDevice => refused(Reason::InvalidOtp, m.err_invalid_code),
+        MfaMethod::TrustedDevice => refused(Reason::InvalidOtp, m.err_invalid_code, None),
     })
 }

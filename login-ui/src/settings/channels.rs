@@ -14,6 +14,7 @@ fn code_setup(
     let r = &x.r;
     let target = setup_target(ctx, &x.form);
     let m = mfa_texts(r.lang);
+    let help_href = fb.help_href(&ctx.config.prefix);
     form_page(ctx, r, fb.status.unwrap_or(StatusCode::OK), |token| {
         pages::render(&CodeSetupPage {
             page: r.chrome(ctx),
@@ -38,6 +39,7 @@ fn code_setup(
             code_sent,
             notice: fb.notice,
             error: fb.error,
+            help_href,
             rd: &target.rd,
             step: crate::enroll::in_wizard(ctx, &target.rd)
                 .then(|| crate::i18n::enroll_texts(r.lang).step_verify),
@@ -187,29 +189,25 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
         }
     };
     let now = ctx.mfa.now();
-    let refusal = match outcome {
-        CodeOutcome::Accepted => None,
-        CodeOutcome::Invalid { attempts_left } => Some((
-            Reason::InvalidOtp,
-            fill(m.err_invalid_left, &[("n", &attempts_left.to_string())]),
-        )),
-        CodeOutcome::Expired => Some((Reason::CodeExpired, m.err_expired.to_string())),
-        CodeOutcome::TooManyAttempts => Some((Reason::TooManyAttempts, m.err_too_many.to_string())),
-        CodeOutcome::NoCode => Some((Reason::InvalidOtp, m.err_no_code.to_string())),
-        CodeOutcome::Malformed => Some((Reason::InvalidOtp, m.err_malformed.to_string())),
-    };
     let phone = target.clone().unwrap_or_default();
-    if let Some((reason, message)) = refusal {
+    let still_open = matches!(outcome, CodeOutcome::Invalid { .. });
+    if let Verdict::Refused {
+        reason,
+        message,
+        help,
+        ..
+    } = code_verdict(m, outcome)
+    {
         ctx.mfa
             .record(
                 event(&x.r, &x.session, now, EventKind::Enrollment, false, reason)
                     .method(ch.method()),
             )
             .await;
-        let still_open = matches!(outcome, CodeOutcome::Invalid { .. });
         let fb = Feedback {
             error: Some(message),
             status: Some(StatusCode::UNAUTHORIZED),
+            help,
             ..Feedback::default()
         };
         return code_setup(&ctx, &x, ch, &phone, fb, still_open);

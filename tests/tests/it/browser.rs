@@ -9,6 +9,7 @@
 mod a11y;
 mod artifacts;
 mod driver;
+mod help;
 mod journeys;
 mod mfa;
 mod other_origin;

@@ -7,6 +7,7 @@
 mod browser;
 mod hardening;
 mod harness;
+mod help;
 mod journeys;
 mod logs;
 mod mfa;
