@@ -60,6 +60,14 @@ impl ServeHttp for AdminApp {
                 body.push_str(&notification_series(&self.app.notifier.counts()));
                 body.push_str(&nudge_series(&self.app.ui.nudges));
                 body.push_str(&self.app.adoption.render());
+                body.push_str(&format!(
+                    "# HELP sekisho_rollout_reminder_passes_total Reminder passes this instance ran\n\
+                     # TYPE sekisho_rollout_reminder_passes_total counter\n\
+                     sekisho_rollout_reminder_passes_total {}\n",
+                    self.app
+                        .reminder_passes
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                ));
                 text(200, "text/plain; version=0.0.4", body)
             }
             _ => text(404, "text/plain", "not found\n".into()),

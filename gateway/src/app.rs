@@ -83,6 +83,8 @@ pub struct App {
     pub counters: Arc<dyn CounterStore>,
     /// MFA adoption per group, refreshed by the rollout jobs.
     pub adoption: AdoptionGauges,
+    /// Reminder passes this instance ran (took the slot's lease), for `/metrics`.
+    pub reminder_passes: std::sync::atomic::AtomicU64,
     /// Scheme browsers use to reach the proxy listener.
     pub scheme: &'static str,
     pub io: IoRuntime,
@@ -200,6 +202,7 @@ impl App {
             notifier,
             counters,
             adoption: AdoptionGauges::new(),
+            reminder_passes: std::sync::atomic::AtomicU64::new(0),
             scheme,
             io,
         }))

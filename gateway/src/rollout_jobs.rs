@@ -279,7 +279,13 @@ impl RolloutJobs {
                 _ = shutdown.changed() => return,
                 _ = timer.tick() => {}
             }
-            match self.tick().await {
+            let report = self.tick().await;
+            if report.as_ref().is_ok_and(|r| r.ran) {
+                self.app
+                    .reminder_passes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            match report {
                 Ok(r) if r.sent + r.failed + r.superseded + r.abandoned > 0 => tracing::info!(
                     sent = r.sent,
                     failed = r.failed,

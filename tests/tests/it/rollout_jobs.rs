@@ -582,6 +582,20 @@ upstreams = ["127.0.0.1:9"]
     }
 }
 
+/// Waits until every instance has run `n` more reminder passes than now.
+fn wait_for_more_passes(instances: &[&Instance], n: u64) {
+    let passes = |i: &Instance| i.handle.app.reminder_passes.load(Ordering::SeqCst);
+    let start: Vec<u64> = instances.iter().map(|i| passes(i)).collect();
+    let until = std::time::Instant::now() + WAIT;
+    while instances.iter().zip(&start).any(|(i, s)| passes(i) < s + n) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the reminder passes stopped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn two_gateways_mail_each_notice_once() {
     let redis = RedisServer::start();
@@ -623,7 +637,7 @@ fn two_gateways_mail_each_notice_once() {
         expected += staff.len();
         mail.wait_for(expected, WAIT);
         // A few more passes on each gateway add nothing.
-        std::thread::sleep(Duration::from_millis(3500));
+        wait_for_more_passes(&[&a, &b], 3);
         let mails = mail.messages();
         assert_eq!(
             mails.len(),
