@@ -22,6 +22,8 @@ pub mod mfa_service;
 pub mod password;
 pub mod rollout;
 pub mod session;
+#[cfg(test)]
+mod testdb;
 mod token;
 
 pub use account::{AccountStore, Email, NewUser, User};

@@ -2,7 +2,6 @@
 use super::*;
 use crate::password::{PasswordHasher, PasswordInput};
 use sekisho_config::{PasswordSettings, SecretString};
-use sekisho_testkit::PostgresDb;
 
 async fn suite(store: AccountStore) {
     store.ping().await.unwrap();
@@ -154,14 +153,7 @@ async fn sqlite_account_store() {
 
 #[tokio::test]
 async fn postgres_account_store() {
-    let db = PostgresDb::create();
-    let store = AccountStore::connect(&DatabaseSettings {
-        kind: DatabaseKind::Postgres,
-        url: SecretString::new(db.url.clone()),
-        max_connections: 2,
-    })
-    .await
-    .unwrap();
+    let (store, _db) = crate::testdb::postgres(2).await;
     suite(store).await;
 }
 

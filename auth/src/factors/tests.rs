@@ -3,8 +3,6 @@
 use super::*;
 use crate::account::{AccountStore, Email, NewUser};
 use crate::events::{AuthEvent, EventKind, Reason};
-use sekisho_config::{DatabaseKind, DatabaseSettings, SecretString};
-use sekisho_testkit::PostgresDb;
 
 async fn user(store: &AccountStore, email: &str) -> String {
     store
@@ -257,27 +255,12 @@ async fn suite(accounts: AccountStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_factor_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = AccountStore::connect(&DatabaseSettings {
-        kind: DatabaseKind::Sqlite,
-        url: SecretString::new(url),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let (store, _dir) = crate::testdb::sqlite(4).await;
     suite(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_factor_store() {
-    let db = PostgresDb::create();
-    let store = AccountStore::connect(&DatabaseSettings {
-        kind: DatabaseKind::Postgres,
-        url: SecretString::new(db.url.clone()),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let (store, _db) = crate::testdb::postgres(4).await;
     suite(store).await;
 }

@@ -2,8 +2,6 @@
 //! figures, notice claims with exactly one winner, grace counts and wizard attempts.
 use super::*;
 use crate::account::{AccountStore, Email, NewUser};
-use sekisho_config::{DatabaseKind, DatabaseSettings, SecretString};
-use sekisho_testkit::PostgresDb;
 use std::sync::Arc;
 
 async fn user(store: &AccountStore, email: &str, groups: &[&str]) -> String {
@@ -182,27 +180,12 @@ async fn suite(accounts: AccountStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_rollout_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = AccountStore::connect(&DatabaseSettings {
-        kind: DatabaseKind::Sqlite,
-        url: SecretString::new(url),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let (store, _dir) = crate::testdb::sqlite(4).await;
     suite(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_rollout_store() {
-    let db = PostgresDb::create();
-    let store = AccountStore::connect(&DatabaseSettings {
-        kind: DatabaseKind::Postgres,
-        url: SecretString::new(db.url.clone()),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let (store, _db) = crate::testdb::postgres(4).await;
     suite(store).await;
 }
