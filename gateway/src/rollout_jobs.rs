@@ -161,7 +161,7 @@ impl RolloutJobs {
     }
 
     async fn remind(&self, now: UnixTime, report: &mut TickReport) -> Result<(), AuthError> {
-        let rollout = &self.app.ui.rollout;
+        let rollout = &self.app.ui.config.rollout;
         if rollout.rules().iter().all(|r| r.notice_days.is_empty()) {
             return Ok(());
         }

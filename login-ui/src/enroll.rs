@@ -31,7 +31,10 @@ pub(crate) fn in_wizard(ctx: &UiContext, rd: &str) -> bool {
 /// now. Starting a recommendation's snooze and counting a grace sign-in happen here,
 /// at sign-in, so that leaving the page does not dodge them.
 pub(crate) async fn at_sign_in(ctx: &UiContext, user: &User, now: i64) -> Result<Nudge, AuthError> {
-    let cov = ctx.rollout.covering(user.email.as_str(), &user.groups);
+    let cov = ctx
+        .config
+        .rollout
+        .covering(user.email.as_str(), &user.groups);
     if !matches!(
         cov.mode(),
         EnrollmentMode::Recommend | EnrollmentMode::Require
@@ -109,7 +112,10 @@ pub async fn interstitial(State(ctx): Ctx, req: Request) -> Response {
         }
     };
     let e = enroll_texts(x.r.lang);
-    let cov = ctx.rollout.covering(&x.session.email, &x.session.groups);
+    let cov = ctx
+        .config
+        .rollout
+        .covering(&x.session.email, &x.session.groups);
     let now = ctx.mfa.now();
     let date = |d: sekisho_config::Deadline| long_date(x.r.lang, d.ymd());
     let (heading, paragraphs, later) = match kind {
@@ -220,7 +226,10 @@ pub async fn later(State(ctx): Ctx, req: Request) -> Response {
     }
     let kind = x.form.get("nudge").and_then(NudgeKind::parse);
     if kind == Some(NudgeKind::Recommend) {
-        let cov = ctx.rollout.covering(&x.session.email, &x.session.groups);
+        let cov = ctx
+            .config
+            .rollout
+            .covering(&x.session.email, &x.session.groups);
         if let Some(rule) = cov.rule.filter(|r| r.mode == EnrollmentMode::Recommend) {
             if let Err(err) = store
                 .snooze(&x.session.user_id, now + rule.snooze.as_secs() as i64)
@@ -283,7 +292,10 @@ pub async fn start(State(ctx): Ctx, req: Request) -> Response {
         }
     }
     let e = enroll_texts(x.r.lang);
-    let cov = ctx.rollout.covering(&x.session.email, &x.session.groups);
+    let cov = ctx
+        .config
+        .rollout
+        .covering(&x.session.email, &x.session.groups);
     let allowed = cov.methods();
     let done = enc(&format!("{}enroll/done?rd={}", ctx.config.prefix, enc(&rd)));
     let offer = |f: Factor| factor_available(&ctx, f) && allowed.is_none_or(|a| a.contains(f));

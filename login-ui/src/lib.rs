@@ -110,8 +110,6 @@ pub struct UiContext {
     pub hasher: Arc<PasswordHasher>,
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
-    /// The `[[enrollment]]` rules.
-    pub rollout: Arc<Rollout>,
     pub nudges: NudgeCounters,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
@@ -143,7 +141,6 @@ impl UiContext {
                 ["http", "https"].map(|scheme| format!("{scheme}://{host}"))
             })
             .collect();
-        let rollout = Arc::clone(&config.rollout);
         Self {
             csp: pages::content_security_policy(&targets),
             config,
@@ -151,7 +148,6 @@ impl UiContext {
             sessions,
             hasher,
             mfa,
-            rollout,
             notifier,
             nudges: NudgeCounters::default(),
             csrf_key: Zeroizing::new(csrf_key.to_vec()),

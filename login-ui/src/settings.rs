@@ -217,6 +217,7 @@ async fn render_overview(
                 .collect(),
             invite: (!e.is_enrolled()
                 && ctx
+                    .config
                     .rollout
                     .covering(&x.session.email, &x.session.groups)
                     .invites())
