@@ -22,6 +22,7 @@ pub mod mfa_service;
 pub mod password;
 pub mod rollout;
 pub mod session;
+pub mod telemetry;
 #[cfg(test)]
 mod testdb;
 mod token;
@@ -43,4 +44,5 @@ pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
     SessionService, SessionStore, SessionTimeouts,
 };
+pub use telemetry::{Limited, SessionEnd, Silent, Telemetry};
 pub use token::{constant_time_eq, random_token};

@@ -26,6 +26,7 @@
 //! a digest of the submitted address, so unknown and known users are treated alike.
 use crate::counters::CounterStore;
 use crate::error::StoreError;
+use crate::telemetry::Telemetry;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -91,6 +92,7 @@ pub struct NewLock {
 pub struct Lockout {
     counters: Arc<dyn CounterStore>,
     policy: LockoutPolicy,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl std::fmt::Debug for Lockout {
@@ -112,7 +114,17 @@ pub fn unknown_account(email_lower: &str) -> String {
 
 impl Lockout {
     pub fn new(counters: Arc<dyn CounterStore>, policy: LockoutPolicy) -> Self {
-        Self { counters, policy }
+        Self {
+            counters,
+            policy,
+            telemetry: crate::telemetry::silent(),
+        }
+    }
+
+    /// Reports every lock that starts to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     pub fn policy(&self) -> &LockoutPolicy {
@@ -238,6 +250,7 @@ impl Lockout {
                 u64::try_from(length).unwrap_or(0) + 60,
             )
             .await?;
+        self.telemetry.lock_started(scope);
         Ok(NewLock { scope, until })
     }
 

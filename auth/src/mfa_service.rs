@@ -15,6 +15,7 @@ use crate::mfa::hex_lower;
 use crate::mfa::otp::{generate_numeric_code, normalize_numeric_code, otp_mac, OneTimeCode};
 use crate::mfa::secretbox::Keyring;
 use crate::mfa::totp::{drift_minutes, verify_totp, TotpCheck, TotpParams, TotpSecret};
+use crate::telemetry::Telemetry;
 use crate::token::{constant_time_eq, random_token};
 use sekisho_config::{MfaSettings, SecretBytes};
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,6 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 const CODE_DIGITS: u32 = 6;
-
-/// Wrong second-factor codes allowed per user within the window.
-pub const SECOND_FACTOR_FAILURE_LIMIT: u64 = 10;
-/// Seconds the failure count lives (from the first failure).
-pub const SECOND_FACTOR_FAILURE_WINDOW: u64 = 900;
 
 /// Where a one-time code goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +129,9 @@ pub struct MfaService {
     clock: Arc<dyn Clock>,
     settings: MfaSettings,
     totp: TotpParams,
+    telemetry: Arc<dyn Telemetry>,
+    /// Code sends per client IP per hour, across users.
+    codes_per_ip_per_hour: u32,
 }
 
 impl fmt::Debug for MfaService {
@@ -168,7 +167,31 @@ impl MfaService {
             clock,
             settings,
             totp,
+            telemetry: crate::telemetry::silent(),
+            codes_per_ip_per_hour: 20,
         }
+    }
+
+    /// Caps e-mail/SMS code sends from one client IP per hour, across users, so one
+    /// address cannot mail-bomb many accounts.
+    pub fn with_codes_per_ip_per_hour(mut self, cap: u32) -> Self {
+        self.codes_per_ip_per_hour = cap;
+        self
+    }
+
+    /// The shared counter store (one-time codes, lockouts, rate counters).
+    pub fn counters(&self) -> &Arc<dyn CounterStore> {
+        &self.counters
+    }
+
+    /// Reports every recorded event to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    pub fn telemetry(&self) -> &Arc<dyn Telemetry> {
+        &self.telemetry
     }
 
     pub fn settings(&self) -> &MfaSettings {
@@ -193,6 +216,7 @@ impl MfaService {
 
     /// Records an event; a failing log never fails the user's request.
     pub async fn record(&self, event: AuthEvent) {
+        self.telemetry.auth_event(&event);
         if let Err(e) = self.events.record(&event).await {
             tracing::warn!(error = %e, reason = %event.reason, "could not record auth event");
         }
@@ -288,36 +312,6 @@ impl MfaService {
         self.factors.remove_totp(user_id).await
     }
 
-    // --- guessing ---
-
-    fn failures_key(user_id: &str) -> String {
-        format!("mfa-fail:{user_id}")
-    }
-
-    /// Whether second-factor attempts are paused for this user: after
-    /// [`SECOND_FACTOR_FAILURE_LIMIT`] wrong codes (any factor) within
-    /// [`SECOND_FACTOR_FAILURE_WINDOW`] seconds, so codes cannot be guessed at
-    /// request speed. (Lockouts with notices and admin unlock build on this.)
-    pub async fn second_factor_paused(&self, user_id: &str) -> Result<bool, AuthError> {
-        Ok(
-            match self.counters.get(&Self::failures_key(user_id)).await? {
-                Some(raw) => std::str::from_utf8(&raw)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .is_some_and(|n| n >= SECOND_FACTOR_FAILURE_LIMIT),
-                None => false,
-            },
-        )
-    }
-
-    /// Counts a wrong second-factor code.
-    pub async fn note_second_factor_failure(&self, user_id: &str) -> Result<u64, AuthError> {
-        Ok(self
-            .counters
-            .incr(&Self::failures_key(user_id), SECOND_FACTOR_FAILURE_WINDOW)
-            .await?)
-    }
-
     // --- e-mail and SMS codes ---
 
     fn code_key(channel: CodeChannel, user_id: &str) -> String {
@@ -341,6 +335,7 @@ impl MfaService {
         user_id: &str,
         channel: CodeChannel,
         target: Option<&str>,
+        client_ip: Option<&str>,
     ) -> Result<IssueOutcome, AuthError> {
         let now = self.clock.now();
         let key = Self::code_key(channel, user_id);
@@ -354,7 +349,17 @@ impl MfaService {
         }
         let hour_key = format!("otp-hour:{user_id}:{}", now.div_euclid(3600));
         if self.counters.incr(&hour_key, 3600).await? > u64::from(self.settings.codes_per_hour) {
+            self.telemetry
+                .rate_limited(crate::telemetry::Limited::CodeSend);
             return Ok(IssueOutcome::HourlyCap);
+        }
+        if let Some(ip) = client_ip {
+            let ip_key = format!("otp-ip:{ip}:{}", now.div_euclid(3600));
+            if self.counters.incr(&ip_key, 3600).await? > u64::from(self.codes_per_ip_per_hour) {
+                self.telemetry
+                    .rate_limited(crate::telemetry::Limited::CodeSend);
+                return Ok(IssueOutcome::HourlyCap);
+            }
         }
         let code = generate_numeric_code(CODE_DIGITS);
         let ttl = self.settings.code_ttl.as_secs();

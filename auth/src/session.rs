@@ -8,6 +8,7 @@
 use crate::clock::{Clock, UnixTime};
 use crate::error::StoreError;
 use crate::factors::MfaMethod;
+use crate::telemetry::{SessionEnd, Telemetry};
 use crate::token::random_token;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -258,6 +259,7 @@ pub struct SessionService {
     /// `last_seen` is written back at most this often, so a busy session does not
     /// cost a store write per request.
     touch_every: i64,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl fmt::Debug for SessionService {
@@ -281,7 +283,14 @@ impl SessionService {
             clock,
             timeouts,
             touch_every,
+            telemetry: crate::telemetry::silent(),
         }
+    }
+
+    /// Reports created and ended sessions to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn SessionStore> {
@@ -341,6 +350,7 @@ impl SessionService {
         self.store
             .insert(&id.key(), &session, session.expires_at(&self.timeouts))
             .await?;
+        self.telemetry.session_created(level);
         Ok((id, session))
     }
 
@@ -377,7 +387,9 @@ impl SessionService {
         match session.validity(now, &self.timeouts) {
             Validity::Valid => {}
             Validity::Idle | Validity::Expired => {
-                self.store.remove(key, &session.user_id).await?;
+                if self.store.remove(key, &session.user_id).await? {
+                    self.telemetry.sessions_ended(SessionEnd::Expired, 1);
+                }
                 return Ok(None);
             }
         }
@@ -396,14 +408,39 @@ impl SessionService {
     /// Ends one session; returns whether it existed.
     pub async fn end(&self, key: &SessionKey) -> Result<bool, StoreError> {
         match self.store.get(key).await? {
-            Some(s) => self.store.remove(key, &s.user_id).await,
+            Some(s) => {
+                let removed = self.store.remove(key, &s.user_id).await?;
+                if removed {
+                    self.telemetry.sessions_ended(SessionEnd::SignOut, 1);
+                }
+                Ok(removed)
+            }
             None => Ok(false),
+        }
+    }
+
+    /// Ends one of `owner`'s sessions (the user's own list, an admin); a key that
+    /// belongs to someone else is left alone. Returns whether it ended.
+    pub async fn revoke(&self, key: &SessionKey, owner: &str) -> Result<bool, StoreError> {
+        match self.store.get(key).await? {
+            Some(s) if s.user_id == owner => {
+                let removed = self.store.remove(key, owner).await?;
+                if removed {
+                    self.telemetry.sessions_ended(SessionEnd::Revoked, 1);
+                }
+                Ok(removed)
+            }
+            _ => Ok(false),
         }
     }
 
     /// Ends every session of a user (password change, disable, admin action).
     pub async fn end_all(&self, user_id: &str) -> Result<usize, StoreError> {
-        self.store.remove_user(user_id).await
+        let n = self.store.remove_user(user_id).await?;
+        if n > 0 {
+            self.telemetry.sessions_ended(SessionEnd::Revoked, n as u64);
+        }
+        Ok(n)
     }
 }
 

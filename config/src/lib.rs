@@ -5,6 +5,7 @@
 //! Errors name the file, the key path and (where the parser knows it) the line.
 //! Apart from reading the config file and `*_FILE` secrets, this crate does no I/O.
 
+mod abuse;
 mod enrollment;
 mod error;
 mod load;

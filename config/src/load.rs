@@ -134,6 +134,8 @@ impl Validator<'_> {
             .collect::<R<Vec<_>>>()?;
         let rollout = self.rollout(f.rollout)?;
         let support = self.support(f.support)?;
+        let lockout = self.lockout(f.lockout)?;
+        let rate_limit = self.rate_limit(f.rate_limit)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -159,6 +161,8 @@ impl Validator<'_> {
             enrollment,
             rollout,
             support,
+            lockout,
+            rate_limit,
         })
     }
 

@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::abuse::{LockoutSettings, RateLimitSettings};
 pub use crate::enrollment::{Deadline, EnrollmentMode, EnrollmentRuleSettings, RolloutSettings};
 pub use crate::notify::{
     EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
@@ -43,6 +44,8 @@ pub struct Settings {
     pub rollout: RolloutSettings,
     /// `[support]`: the help desk shown on the help and error pages.
     pub support: SupportSettings,
+    pub lockout: LockoutSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone)]

@@ -46,6 +46,10 @@ pub struct FileConfig {
     pub rollout: crate::enrollment::RolloutSection,
     #[serde(default)]
     pub support: crate::support::SupportSection,
+    #[serde(default)]
+    pub lockout: crate::abuse::LockoutSection,
+    #[serde(default)]
+    pub rate_limit: crate::abuse::RateLimitSection,
 }
 
 #[derive(Debug, Deserialize)]

@@ -160,15 +160,18 @@ impl App {
         );
         let otp_key = SecretBytes::new(derive(&key, b"sekisho/one-time-code-mac/v1"))
             .ok_or_else(|| AppError::Startup("key derivation failed".into()))?;
-        let mfa = Arc::new(MfaService::new(
-            accounts.factors(),
-            accounts.events(),
-            Arc::clone(&counters),
-            keyring,
-            otp_key,
-            clock,
-            settings.mfa.clone(),
-        ));
+        let mfa = Arc::new(
+            MfaService::new(
+                accounts.factors(),
+                accounts.events(),
+                Arc::clone(&counters),
+                keyring,
+                otp_key,
+                clock,
+                settings.mfa.clone(),
+            )
+            .with_codes_per_ip_per_hour(settings.rate_limit.code_sends_per_ip_per_hour),
+        );
         let notifier = Notifier::new(&settings.email, &settings.sms, &settings.ui.title)
             .map_err(|e| AppError::Config(format!("notifications: {e}")))?;
         let ui_config = UiConfig::from_settings(&settings);

@@ -501,18 +501,24 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
         return r.error(&ctx, ErrorKind::BadRequest);
     };
     let now = ctx.mfa.now();
-    let paused = match ctx.mfa.second_factor_paused(&session.user_id).await {
-        Ok(p) => p,
+    let (attempt, locked) = match crate::guard::admit(&ctx, &session.user_id, &r).await {
+        Ok(crate::guard::Admission::Check(a)) => (a, None),
+        Ok(crate::guard::Admission::Locked { scope, retry_after }) => {
+            (None, Some((scope, retry_after)))
+        }
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    let verdict = if paused {
+    let verdict = if let Some((scope, retry_after)) = locked {
         Ok(Verdict::Refused {
             reason: Reason::TooManyAttempts,
-            message: crate::i18n::mfa_texts(r.lang).err_paused.to_string(),
-            detail: Some("paused".into()),
+            message: fill(
+                crate::i18n::mfa_texts(r.lang).err_paused,
+                &[("wait", &crate::guard::wait_phrase(r.lang, retry_after))],
+            ),
+            detail: Some(format!("locked={}", scope.as_str())),
             help: Some(HelpTopic::LockedOut),
         })
     } else {
@@ -547,10 +553,9 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
             detail,
             help,
         } => {
-            if !paused {
-                if let Err(e) = ctx.mfa.note_second_factor_failure(&session.user_id).await {
-                    tracing::warn!(error = %e, "could not count a second-factor failure");
-                }
+            if locked.is_none() {
+                let to = Some((session.email.as_str(), session.display_name.as_str()));
+                crate::guard::failed(&ctx, attempt, to, r.lang).await;
             }
             let mut e =
                 event(&r, &session, now, EventKind::SecondFactor, false, reason).method(method);
@@ -559,17 +564,27 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
             }
             tracing::info!(request_id = %r.request_id(), user = %session.user_id, reason = %reason, "second factor refused");
             ctx.mfa.record(e).await;
-            return ch.page(
+            let status = if locked.is_some() {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let page = ch.page(
                 method,
                 Feedback {
                     error: Some(message),
-                    status: Some(StatusCode::UNAUTHORIZED),
+                    status: Some(status),
                     help,
                     ..Feedback::default()
                 },
             );
+            return match locked {
+                Some((_, retry_after)) => crate::guard::with_retry_after(page, retry_after),
+                None => page,
+            };
         }
     };
+    crate::guard::succeeded(&ctx, attempt).await;
     let reason = if backup_left.is_some() {
         Reason::BackupCodeUsed
     } else {
@@ -664,11 +679,27 @@ pub(crate) async fn elevate(
 /// Sends a security notice in the background: the user is not kept waiting, and a
 /// failure is logged and counted by the notifier.
 pub(crate) fn notify(ctx: &UiContext, session: &Session, lang: Lang, notice: Notice<'static>) {
+    notify_to(
+        ctx,
+        session.email.clone(),
+        session.display_name.clone(),
+        lang,
+        notice,
+    );
+}
+
+/// Sends a security notice to `email` in the background; a failure is only logged.
+pub(crate) fn notify_to(
+    ctx: &UiContext,
+    email: String,
+    name: String,
+    lang: Lang,
+    notice: Notice<'static>,
+) {
     if !ctx.notifier.email_enabled() {
         return;
     }
     let notifier = ctx.notifier.clone();
-    let (email, name) = (session.email.clone(), session.display_name.clone());
     tokio::spawn(async move {
         let to = Recipient {
             email: &email,

@@ -1,6 +1,7 @@
 //! The request handlers behind [`crate::router`].
 use crate::csrf;
 use crate::form::Form;
+use crate::guard::Admission;
 use crate::i18n::{self, LANG_COOKIE};
 use crate::pages::{
     self, AccountPage, ErrorKind, LoginPage, LogoutPage, PageChrome, SignedOutPage,
@@ -206,7 +207,7 @@ fn login_page(
     r: &Req,
     rd: &str,
     email: &str,
-    error: Option<&'static str>,
+    error: Option<&str>,
     status: StatusCode,
 ) -> Response {
     form_page(ctx, r, status, |token| {
@@ -334,6 +335,40 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         },
         Err(_) => None,
     };
+    let account = user.as_ref().map_or_else(
+        || crate::guard::unknown_account(email_raw),
+        |u| u.id.clone(),
+    );
+    let attempt = match crate::guard::admit(&ctx, &account, &r).await {
+        Ok(Admission::Check(attempt)) => attempt,
+        Ok(Admission::Locked { scope, retry_after }) => {
+            let mut e = password_event(&ctx, &r, Reason::TooManyAttempts)
+                .detail(format!("locked={}", scope.as_str()));
+            match &user {
+                Some(u) => e = e.user(&u.id, u.email.as_str()),
+                None => e.email = Some(email_raw.chars().take(254).collect()),
+            }
+            ctx.mfa.record(e).await;
+            tracing::info!(request_id = %r.request_id(), scope = scope.as_str(), "sign-in refused: locked");
+            let message = i18n::fill(
+                t.locked,
+                &[("wait", &crate::guard::wait_phrase(r.lang, retry_after))],
+            );
+            let page = login_page(
+                &ctx,
+                &r,
+                &rd,
+                email_raw,
+                Some(&message),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            return crate::guard::with_retry_after(page, retry_after);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+            return r.error(&ctx, ErrorKind::Unavailable);
+        }
+    };
     // Unknown, disabled and password-less accounts still pay for a full verification.
     let hash = user
         .as_ref()
@@ -348,19 +383,17 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         }
     };
     let user = match (verified, user) {
-        (true, Some(u)) => u,
+        (true, Some(u)) => {
+            crate::guard::succeeded(&ctx, attempt).await;
+            u
+        }
         (_, found) => {
             let reason = match &found {
                 None => Reason::UnknownUser,
                 Some(u) if u.disabled => Reason::AccountDisabled,
                 Some(_) => Reason::InvalidPassword,
             };
-            let mut e = AuthEvent::new(ctx.mfa.now(), EventKind::Password, false, reason).client(
-                r.client.as_ref().map(|c| c.ip.to_string()).as_deref(),
-                r.headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok()),
-            );
+            let mut e = password_event(&ctx, &r, reason);
             if let Some(u) = &found {
                 e = e.user(&u.id, u.email.as_str());
             } else {
@@ -368,6 +401,11 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
             }
             ctx.mfa.record(e).await;
             tracing::info!(request_id = %r.request_id(), reason = %reason, "sign-in failed");
+            let notify = found
+                .as_ref()
+                .filter(|u| !u.disabled)
+                .map(|u| (u.email.as_str(), u.display_name.as_str()));
+            crate::guard::failed(&ctx, attempt, notify, r.lang).await;
             return login_page(
                 &ctx,
                 &r,
@@ -379,6 +417,15 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
         }
     };
     crate::challenge::finish_password(&ctx, &r, user, &rd).await
+}
+
+fn password_event(ctx: &UiContext, r: &Req, reason: Reason) -> AuthEvent {
+    AuthEvent::new(ctx.mfa.now(), EventKind::Password, false, reason).client(
+        r.client.as_ref().map(|c| c.ip.to_string()).as_deref(),
+        r.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// `GET {prefix}logout`: a confirmation form (sign-out is a POST, so links cannot do it).

@@ -13,9 +13,11 @@ pub mod cookies;
 pub mod csrf;
 mod enroll;
 pub mod form;
+mod guard;
 mod handlers;
 pub mod help;
 pub mod i18n;
+mod limiter;
 mod mfa_views;
 pub mod nudges;
 pub mod pages;
@@ -25,8 +27,8 @@ mod settings;
 use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
-use sekisho_auth::{AccountStore, MfaService, PasswordHasher, SessionService};
-use sekisho_config::{Lang, Settings, Site, SupportSettings};
+use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, SessionService};
+use sekisho_config::{Lang, LockoutSettings, RateLimitSettings, Settings, Site, SupportSettings};
 use sekisho_notify::Notifier;
 use sekisho_policy::Rollout;
 use std::net::IpAddr;
@@ -71,6 +73,10 @@ pub struct UiConfig {
     pub rollout: Arc<Rollout>,
     /// `[support]`, shown on the help and error pages.
     pub support: SupportSettings,
+    /// `[lockout]`: shared failure counters and temporary locks.
+    pub lockout: LockoutSettings,
+    /// `[rate_limit]`: the local per-IP limit on form POSTs.
+    pub rate_limit: RateLimitSettings,
 }
 
 impl UiConfig {
@@ -98,6 +104,8 @@ impl UiConfig {
             scheme: if secure { "https" } else { "http" },
             rollout: Arc::new(Rollout::new(&s.enrollment)),
             support: s.support.clone(),
+            lockout: s.lockout,
+            rate_limit: s.rate_limit,
         }
     }
 }
@@ -111,6 +119,9 @@ pub struct UiContext {
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
     pub nudges: NudgeCounters,
+    /// `None` when `[lockout] enabled = false`.
+    pub lockout: Option<Lockout>,
+    post_limiter: Option<limiter::PostLimiter>,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
 }
@@ -141,8 +152,12 @@ impl UiContext {
                 ["http", "https"].map(|scheme| format!("{scheme}://{host}"))
             })
             .collect();
+        let lockout = guard::build(&config, &mfa);
+        let post_limiter = limiter::PostLimiter::new(&config.rate_limit);
         Self {
             csp: pages::content_security_policy(&targets),
+            lockout,
+            post_limiter,
             config,
             accounts,
             sessions,
@@ -263,6 +278,10 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
         .route(&format!("{p}static/sekisho.css"), get(handlers::stylesheet))
         .route(&format!("{p}static/sekisho.js"), get(handlers::script))
         .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&ctx),
+            limiter::limit_posts,
+        ))
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&ctx),
             handlers::secure_headers,

@@ -52,7 +52,7 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub rd: &'a str,
     pub email: &'a str,
-    pub error: Option<&'static str>,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]

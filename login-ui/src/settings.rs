@@ -581,15 +581,7 @@ pub async fn session_revoke(State(ctx): Ctx, req: Request) -> Response {
         return x.r.error(&ctx, ErrorKind::BadRequest);
     };
     // Only the user's own sessions.
-    let store = ctx.sessions.store();
-    let done = match store.get(&key).await {
-        Ok(Some(s)) if s.user_id == x.session.user_id => {
-            store.remove(&key, &s.user_id).await.map(|_| ())
-        }
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = done {
+    if let Err(e) = ctx.sessions.revoke(&key, &x.session.user_id).await {
         tracing::error!(error = %e, "could not end a session");
         return x.r.error(&ctx, ErrorKind::Unavailable);
     }

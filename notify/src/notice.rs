@@ -34,6 +34,11 @@ pub enum Notice<'a> {
         days_left: u32,
         link: &'a str,
     },
+    /// Security notice: too many failed sign-ins locked the account for a while.
+    AccountLocked {
+        /// Whole minutes until sign-in works again, at least 1.
+        minutes: u32,
+    },
 }
 
 /// A day as the operator wrote it (the deadline's own offset), shown per language.
@@ -65,6 +70,7 @@ impl Notice<'_> {
             Notice::BackupCodesRegenerated => "backup_codes_regenerated",
             Notice::TrustedBrowsersRevoked => "trusted_browsers_revoked",
             Notice::EnrolmentReminder { .. } => "enrolment_reminder",
+            Notice::AccountLocked { .. } => "account_locked",
         }
     }
 }
@@ -185,12 +191,14 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::En, Notice::BackupCodeUsed { .. }) => "A backup code was used",
         (Lang::En, Notice::BackupCodesRegenerated) => "New backup codes were created",
         (Lang::En, Notice::TrustedBrowsersRevoked) => "Remembered browsers were forgotten",
+        (Lang::En, Notice::AccountLocked { .. }) => "Sign-in paused after failed attempts",
         (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
         (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
         (Lang::Ja, Notice::MfaDisabled { .. }) => "2段階認証の方法が削除されました",
         (Lang::Ja, Notice::BackupCodeUsed { .. }) => "バックアップコードが使用されました",
         (Lang::Ja, Notice::BackupCodesRegenerated) => "バックアップコードが再発行されました",
         (Lang::Ja, Notice::TrustedBrowsersRevoked) => "記憶されたブラウザーが解除されました",
+        (Lang::Ja, Notice::AccountLocked { .. }) => "サインインが一時的に停止されました",
     })
 }
 
@@ -287,6 +295,13 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 "If you have questions, contact your administrator.".to_string(),
             ]
         }
+        Notice::AccountLocked { minutes } => vec![
+                format!(
+                    "There were too many failed attempts to sign in to your {brand} account, so signing in is paused for {}. After that you can sign in as usual.",
+                    en_minutes(*minutes)
+                ),
+                "If these attempts were yours, wait and try again. If they were not, someone may be guessing your password or codes: change your password after the pause and contact your administrator.".to_string(),
+        ],
     }
 }
 
@@ -354,6 +369,12 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 "ご不明な点は管理者にお問い合わせください。".to_string(),
             ]
         }
+        Notice::AccountLocked { minutes } => vec![
+                format!(
+                    "{brand} のアカウントへのサインインに続けて失敗したため、サインインを {minutes} 分間停止しています。時間が経てば通常どおりサインインできます。"
+                ),
+                "ご自身の操作であれば、しばらく待ってからもう一度お試しください。お心当たりがない場合は、第三者がパスワードやコードを推測している可能性があります。停止が解除された後にパスワードを変更し、管理者にご連絡ください。".to_string(),
+        ],
     }
 }
 

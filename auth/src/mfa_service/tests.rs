@@ -267,11 +267,11 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
         CodeOutcome::NoCode
     );
 
-    let c = issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
+    let c = issued(f.svc.issue_code(&f.user, ch, None, None).await.unwrap());
     assert_eq!(c.len(), 6);
     // Resend cool-down.
     assert!(matches!(
-        f.svc.issue_code(&f.user, ch, None).await.unwrap(),
+        f.svc.issue_code(&f.user, ch, None, None).await.unwrap(),
         IssueOutcome::Cooldown(60)
     ));
     assert_eq!(
@@ -296,7 +296,7 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
 
     // Expiry after 10 minutes.
     f.clock.advance(61);
-    let c = issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
+    let c = issued(f.svc.issue_code(&f.user, ch, None, None).await.unwrap());
     f.clock.advance(600);
     assert_eq!(
         f.svc.check_code(&f.user, ch, &c).await.unwrap(),
@@ -304,7 +304,7 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
     );
 
     // Five wrong tries void the code, even for the right one afterwards.
-    let c = issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
+    let c = issued(f.svc.issue_code(&f.user, ch, None, None).await.unwrap());
     let wrong = if c == "000000" { "111111" } else { "000000" };
     for left in (1..=4).rev() {
         assert_eq!(
@@ -326,11 +326,11 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
     // Hourly cap: 5 codes per hour (3 issued so far this hour... move to a fresh hour).
     f.clock.set((f.clock.now() / 3600 + 1) * 3600);
     for _ in 0..5 {
-        issued(f.svc.issue_code(&f.user, ch, None).await.unwrap());
+        issued(f.svc.issue_code(&f.user, ch, None, None).await.unwrap());
         f.clock.advance(61);
     }
     assert!(matches!(
-        f.svc.issue_code(&f.user, ch, None).await.unwrap(),
+        f.svc.issue_code(&f.user, ch, None, None).await.unwrap(),
         IssueOutcome::HourlyCap
     ));
 
@@ -338,7 +338,7 @@ async fn email_codes_expire_limit_attempts_cool_down_and_cap() {
     f.clock.advance(3600);
     issued(
         f.svc
-            .issue_code(&f.user, CodeChannel::Sms, Some("+8190"))
+            .issue_code(&f.user, CodeChannel::Sms, Some("+8190"), None)
             .await
             .unwrap(),
     );

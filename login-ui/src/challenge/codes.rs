@@ -17,7 +17,12 @@ pub(crate) async fn deliver_code(
         CodeChannel::Email
     };
     let now = ctx.mfa.now();
-    let issued = match ctx.mfa.issue_code(&session.user_id, channel, bind_to).await {
+    let ip = r.client.as_ref().map(|c| c.ip.to_string());
+    let issued = match ctx
+        .mfa
+        .issue_code(&session.user_id, channel, bind_to, ip.as_deref())
+        .await
+    {
         Ok(i) => i,
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "could not issue a code");

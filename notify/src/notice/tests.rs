@@ -7,7 +7,7 @@ const APRIL_FIRST: CalendarDate = CalendarDate {
 };
 const ENROL_LINK: &str = "https://app.example.com/_sekisho/enroll/start";
 
-const ALL: [Notice<'static>; 7] = [
+const ALL: [Notice<'static>; 8] = [
     Notice::SignInCode {
         code: "482913",
         valid_minutes: 10,
@@ -26,6 +26,7 @@ const ALL: [Notice<'static>; 7] = [
         days_left: 7,
         link: ENROL_LINK,
     },
+    Notice::AccountLocked { minutes: 1 },
 ];
 
 #[test]
@@ -250,4 +251,32 @@ fn enrolment_reminder_japanese() {
         .format(Lang::En),
         "2027-12-09"
     );
+}
+
+#[test]
+fn account_locked_says_how_long_in_both_languages() {
+    let en = render_email(
+        &Notice::AccountLocked { minutes: 4 },
+        Lang::En,
+        "Sekisho",
+        "",
+    );
+    assert_eq!(en.subject, "[Sekisho] Sign-in paused after failed attempts");
+    assert!(en.body.contains("paused for 4 minutes"), "{}", en.body);
+    assert!(en.body.contains("change your password"), "{}", en.body);
+    let one = render_email(
+        &Notice::AccountLocked { minutes: 1 },
+        Lang::En,
+        "Sekisho",
+        "",
+    );
+    assert!(one.body.contains("paused for 1 minute."), "{}", one.body);
+    let ja = render_email(
+        &Notice::AccountLocked { minutes: 60 },
+        Lang::Ja,
+        "関所",
+        "山田 太郎",
+    );
+    assert_eq!(ja.subject, "【関所】サインインが一時的に停止されました");
+    assert!(ja.body.contains("60 分間停止"), "{}", ja.body);
 }
