@@ -142,8 +142,15 @@ impl TestGateway {
             Some(r) => format!("store = \"{}\"\nkey_prefix = \"it:\"", r.url()),
             None => "store = \"memory\"".to_string(),
         };
+        // Tests post far faster than people; the limiter has its own tests.
+        let rate_limit = if extra.contains("[rate_limit]") {
+            ""
+        } else {
+            "[rate_limit]\nui_posts_per_minute = 60000\nui_post_burst = 10000\n"
+        };
         let config = format!(
             r#"
+{rate_limit}
 [server]
 listen = "127.0.0.1:{listen}"
 admin_listen = "127.0.0.1:{admin}"
