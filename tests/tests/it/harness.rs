@@ -257,6 +257,13 @@ action = "one_factor"
         format!("http://{}{path}", self.handle.admin_addr.unwrap())
     }
 
+    /// Starts the Redis server again, empty, on the same port.
+    pub fn restart_redis(&self) {
+        if let Some(r) = &self._redis {
+            r.restart();
+        }
+    }
+
     /// Stops the Redis server (to test outages).
     pub fn stop_redis(&self) {
         if let Some(r) = &self._redis {
