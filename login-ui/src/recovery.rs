@@ -40,12 +40,9 @@ struct ResetPage<'a> {
     error: Option<String>,
 }
 
-fn enabled(ctx: &UiContext, r: &Req) -> Result<(), Response> {
-    if ctx.config.self_service_reset {
-        Ok(())
-    } else {
-        Err(r.error(ctx, ErrorKind::NotFound))
-    }
+/// The 404 page when self-service reset is off.
+fn disabled(ctx: &UiContext, r: &Req) -> Option<Response> {
+    (!ctx.config.self_service_reset).then(|| r.error(ctx, ErrorKind::NotFound))
 }
 
 fn notice(
@@ -82,7 +79,7 @@ fn recovery_event(ctx: &UiContext, r: &Req, user: &User, reason: Reason) -> Auth
 /// `GET {prefix}password/forgot`.
 pub async fn forgot_form(State(ctx): Ctx, req: Request) -> Response {
     let r = Req::from_parts(&ctx, req.into_parts().0);
-    if let Err(resp) = enabled(&ctx, &r) {
+    if let Some(resp) = disabled(&ctx, &r) {
         return resp;
     }
     let x = recovery_texts(r.lang);
@@ -179,7 +176,9 @@ async fn send_link(ctx: &UiContext, r: &Req, user: User) {
 
 async fn read_form(ctx: &UiContext, req: Request) -> Result<(Req, crate::form::Form), Response> {
     let (r, body) = read(ctx, req).await?;
-    enabled(ctx, &r)?;
+    if let Some(resp) = disabled(ctx, &r) {
+        return Err(resp);
+    }
     let form = crate::form::Form::parse(&body).map_err(|_| r.error(ctx, ErrorKind::BadRequest))?;
     check_form(ctx, &r, &form).map_err(|kind| r.error(ctx, kind))?;
     Ok((r, form))
@@ -248,7 +247,7 @@ fn reset_page(
 /// `GET {prefix}password/reset?token=…`.
 pub async fn reset_form(State(ctx): Ctx, req: Request) -> Response {
     let r = Req::from_parts(&ctx, req.into_parts().0);
-    if let Err(resp) = enabled(&ctx, &r) {
+    if let Some(resp) = disabled(&ctx, &r) {
         return resp;
     }
     let Ok(query) = r.query() else {

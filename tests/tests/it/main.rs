@@ -12,5 +12,6 @@ mod journeys;
 mod lockout;
 mod logs;
 mod mfa;
+mod recovery;
 mod rollout;
 mod rollout_jobs;
