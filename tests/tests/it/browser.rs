@@ -13,6 +13,7 @@ mod help;
 mod journeys;
 mod mfa;
 mod other_origin;
+mod recovery;
 mod rollout;
 mod session;
 
