@@ -39,6 +39,21 @@ pub enum Notice<'a> {
         /// Whole minutes until sign-in works again, at least 1.
         minutes: u32,
     },
+    /// Security notice: a completed sign-in from a browser or a network the account
+    /// had not used lately (at least one of the two flags is set).
+    NewSignIn {
+        /// When, as shown, e.g. `2027-01-15 09:30 UTC`.
+        when: &'a str,
+        /// A browser summary such as `Chrome on Linux`.
+        browser: &'a str,
+        ip: &'a str,
+        browser_is_new: bool,
+        network_is_new: bool,
+        /// The security settings page (recent sign-ins, sessions), absolute.
+        settings_link: &'a str,
+        /// The help entry on unexpected sign-ins, absolute.
+        help_link: &'a str,
+    },
 }
 
 /// A day as the operator wrote it (the deadline's own offset), shown per language.
@@ -71,6 +86,7 @@ impl Notice<'_> {
             Notice::TrustedBrowsersRevoked => "trusted_browsers_revoked",
             Notice::EnrolmentReminder { .. } => "enrolment_reminder",
             Notice::AccountLocked { .. } => "account_locked",
+            Notice::NewSignIn { .. } => "new_sign_in",
         }
     }
 }
@@ -192,6 +208,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::En, Notice::BackupCodesRegenerated) => "New backup codes were created",
         (Lang::En, Notice::TrustedBrowsersRevoked) => "Remembered browsers were forgotten",
         (Lang::En, Notice::AccountLocked { .. }) => "Sign-in paused after failed attempts",
+        (Lang::En, Notice::NewSignIn { .. }) => "New sign-in to your account",
         (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
         (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
         (Lang::Ja, Notice::MfaDisabled { .. }) => "2段階認証の方法が削除されました",
@@ -199,6 +216,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::Ja, Notice::BackupCodesRegenerated) => "バックアップコードが再発行されました",
         (Lang::Ja, Notice::TrustedBrowsersRevoked) => "記憶されたブラウザーが解除されました",
         (Lang::Ja, Notice::AccountLocked { .. }) => "サインインが一時的に停止されました",
+        (Lang::Ja, Notice::NewSignIn { .. }) => "アカウントへの新しいサインインがありました",
     })
 }
 
@@ -302,6 +320,7 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 ),
                 "If these attempts were yours, wait and try again. If they were not, someone may be guessing your password or codes: change your password after the pause and contact your administrator.".to_string(),
         ],
+        Notice::NewSignIn { .. } => new_sign_in(notice, Lang::En, brand),
     }
 }
 
@@ -374,6 +393,50 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                     "{brand} のアカウントへのサインインに続けて失敗したため、サインインを {minutes} 分間停止しています。時間が経てば通常どおりサインインできます。"
                 ),
                 "ご自身の操作であれば、しばらく待ってからもう一度お試しください。お心当たりがない場合は、第三者がパスワードやコードを推測している可能性があります。停止が解除された後にパスワードを変更し、管理者にご連絡ください。".to_string(),
+        ],
+        Notice::NewSignIn { .. } => new_sign_in(notice, Lang::Ja, brand),
+    }
+}
+
+/// The paragraphs of [`Notice::NewSignIn`]: what was new, the facts, where to check,
+/// and what to do if it was not the user.
+fn new_sign_in(notice: &Notice<'_>, lang: Lang, brand: &str) -> Vec<String> {
+    let Notice::NewSignIn {
+        when,
+        browser,
+        ip,
+        browser_is_new,
+        network_is_new,
+        settings_link,
+        help_link,
+    } = notice
+    else {
+        return Vec::new();
+    };
+    let what = match (lang, browser_is_new, network_is_new) {
+        (Lang::En, true, true) => "a new browser and a new network",
+        (Lang::En, false, true) => "a new network",
+        (Lang::En, _, _) => "a new browser",
+        (Lang::Ja, true, true) => "新しいブラウザーと新しいネットワーク",
+        (Lang::Ja, false, true) => "新しいネットワーク",
+        (Lang::Ja, _, _) => "新しいブラウザー",
+    };
+    match lang {
+        Lang::En => vec![
+            format!("Your {brand} account was just signed in to from {what}."),
+            format!("    When: {when}\n    Browser: {browser}\n    IP address: {ip}"),
+            format!(
+                "If this was you, there is nothing to do. Your recent sign-ins and where you're signed in are on your security settings page:\n    {settings_link}"
+            ),
+            format!("{EN_NOT_YOU} What to do is explained here:\n    {help_link}"),
+        ],
+        Lang::Ja => vec![
+            format!("お使いの {brand} アカウントに、{what}からサインインがありました。"),
+            format!("    日時: {when}\n    ブラウザー: {browser}\n    IP アドレス: {ip}"),
+            format!(
+                "ご自身によるサインインであれば、対応は不要です。最近のサインインとサインイン中のセッションは、セキュリティ設定で確認できます。\n    {settings_link}"
+            ),
+            format!("{JA_NOT_YOU}対処方法は次のページをご覧ください。\n    {help_link}"),
         ],
     }
 }
