@@ -13,3 +13,4 @@ mod logs;
 mod mfa;
 mod rollout;
 mod rollout_jobs;
+mod sign_ins;
