@@ -158,6 +158,11 @@ impl AccountStore {
         crate::rollout::RolloutStore::new(self.pool.clone())
     }
 
+    /// Completed sign-ins (bounded per user), in the same database.
+    pub fn sign_ins(&self) -> crate::sign_ins::SignInHistory {
+        crate::sign_ins::SignInHistory::new(self.pool.clone())
+    }
+
     /// The sign-in and MFA event log, in the same database.
     pub fn events(&self) -> crate::events::EventLog {
         crate::events::EventLog::new(self.pool.clone())

@@ -7,6 +7,8 @@
 //!   sign-in storm never runs on (or stalls) the proxy's async workers.
 //! - [`session`]: session ids, records, validity rules, and the [`SessionStore`] trait
 //!   with its in-memory and Redis backends.
+//! - [`sign_ins`]: the bounded per-user history of completed sign-ins, and whether a
+//!   sign-in came from a new browser or network.
 //!
 //! Time is always passed in (see [`clock`]) so tests can fix it.
 
@@ -23,6 +25,7 @@ pub mod password;
 pub mod recovery;
 pub mod rollout;
 pub mod session;
+pub mod sign_ins;
 pub mod telemetry;
 #[cfg(test)]
 mod testdb;
@@ -46,5 +49,6 @@ pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
     SessionService, SessionStore, SessionTimeouts,
 };
+pub use sign_ins::{NewSignIn, Novelty, SignInHistory, SignInMethod, SignInRow};
 pub use telemetry::{Limited, SessionEnd, Silent, Telemetry};
 pub use token::{constant_time_eq, random_token};

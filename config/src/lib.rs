@@ -14,6 +14,7 @@ mod model;
 mod notify;
 pub mod schema;
 mod secret;
+mod sign_in;
 mod support;
 mod values;
 

@@ -13,6 +13,7 @@ pub use crate::notify::{
     SmtpSettings,
 };
 pub use crate::schema::CookieSecure;
+pub use crate::sign_in::SignInSettings;
 pub use crate::support::SupportSettings;
 
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct Settings {
     pub support: SupportSettings,
     pub lockout: LockoutSettings,
     pub rate_limit: RateLimitSettings,
+    /// `[sign_in]`: new-browser/new-network notices and the history kept.
+    pub sign_in: SignInSettings,
 }
 
 #[derive(Debug, Clone)]

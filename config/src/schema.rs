@@ -50,6 +50,8 @@ pub struct FileConfig {
     pub lockout: crate::abuse::LockoutSection,
     #[serde(default)]
     pub rate_limit: crate::abuse::RateLimitSection,
+    #[serde(default)]
+    pub sign_in: crate::sign_in::SignInSection,
 }
 
 #[derive(Debug, Deserialize)]

@@ -75,7 +75,7 @@ pub struct App {
     pub identity: IdentityHeaders,
     pub trusted_proxies: Vec<IpNet>,
     /// Sekisho's own cookies, never forwarded upstream.
-    pub own_cookies: [String; 3],
+    pub own_cookies: [String; 4],
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
     /// One-time codes, attempt counters and the rollout jobs' lease: memory, or Redis
@@ -179,6 +179,7 @@ impl App {
             ui_config.session_cookie.clone(),
             ui_config.csrf_cookie.clone(),
             ui_config.device_cookie.clone(),
+            ui_config.browser_cookie.clone(),
         ];
         let scheme = ui_config.scheme;
         let ui = Arc::new(UiContext::new(

@@ -406,11 +406,7 @@ impl ProxyHttp for SekishoProxy {
     ) -> Result<()> {
         let app = &self.app;
         app.identity.strip(req);
-        let own = [
-            app.own_cookies[0].as_str(),
-            app.own_cookies[1].as_str(),
-            app.own_cookies[2].as_str(),
-        ];
+        let own = app.own_cookies.each_ref().map(String::as_str);
         match cookies::without(&req.headers, &own) {
             Some(rest) if rest.is_empty() => {
                 req.remove_header(&http::header::COOKIE);

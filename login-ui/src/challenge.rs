@@ -17,7 +17,7 @@ use http::StatusCode;
 use sekisho_auth::session::SessionSubject;
 use sekisho_auth::{
     AuthEvent, AuthLevel, BackupOutcome, CodeChannel, CodeOutcome, Enrollment, EventKind,
-    IssueOutcome, MfaMethod, Reason, Session, SessionKey, TotpOutcome, User,
+    IssueOutcome, MfaMethod, Reason, Session, SessionKey, SignInMethod, TotpOutcome, User,
 };
 use sekisho_config::{Factor, FactorSet, Lang, MfaAtLogin};
 use sekisho_notify::{Notice, Recipient};
@@ -264,6 +264,10 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
             id.as_cookie_value().to_string(),
         ),
     );
+    if level != AuthLevel::Partial {
+        let how = method.map_or(SignInMethod::Password, SignInMethod::SecondFactor);
+        crate::sign_ins::completed(ctx, r, &session, how, &mut resp).await;
+    }
     resp
 }
 
@@ -671,6 +675,12 @@ pub(crate) async fn elevate(
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not remember the browser"),
         }
+    }
+    // Only the password step makes partial sessions: this ends a sign-in. Any other
+    // level is a step-up or enrolment inside one (see `sign_ins`).
+    if session.level == AuthLevel::Partial {
+        let how = SignInMethod::SecondFactor(method);
+        crate::sign_ins::completed(ctx, r, session, how, &mut resp).await;
     }
     tracing::info!(request_id = %r.request_id(), user = %session.user_id, method = %method, "second factor accepted");
     Ok(resp)

@@ -13,6 +13,8 @@ pub use enroll::{enroll_texts, long_date, EnrollTexts};
 pub use help::{help_texts, HelpEntryTexts, HelpTexts};
 pub use mfa::{fill, mfa_texts, MfaTexts};
 pub use recovery::{recovery_texts, RecoveryTexts};
+mod sign_ins;
+pub use sign_ins::{sign_in_texts, SignInTexts};
 
 /// The cookie the language switcher sets.
 pub const LANG_COOKIE: &str = "sekisho_lang";

@@ -24,12 +24,15 @@ pub mod pages;
 mod recovery;
 pub mod redirect;
 mod settings;
+mod sign_ins;
 
 use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
 use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, ResetLinks, SessionService};
-use sekisho_config::{Lang, LockoutSettings, RateLimitSettings, Settings, Site, SupportSettings};
+use sekisho_config::{
+    Lang, LockoutSettings, RateLimitSettings, Settings, SignInSettings, Site, SupportSettings,
+};
 use sekisho_notify::Notifier;
 use sekisho_policy::Rollout;
 use std::net::IpAddr;
@@ -41,6 +44,9 @@ pub use pages::ErrorKind;
 
 /// The trusted-browser cookie's base name.
 pub const DEVICE_COOKIE: &str = "sekisho_device";
+
+/// The base name of the cookie that tells a known browser from a new one at sign-in.
+pub const BROWSER_COOKIE: &str = "sekisho_browser";
 
 /// Per-request facts the gateway knows and the pages need.
 #[derive(Debug, Clone)]
@@ -67,6 +73,8 @@ pub struct UiConfig {
     pub csrf_cookie: String,
     /// The trusted-browser cookie.
     pub device_cookie: String,
+    /// The browser cookie behind "new browser" sign-in notices.
+    pub browser_cookie: String,
     pub cookie_secure: bool,
     pub cookie_domain: Option<String>,
     pub scheme: &'static str,
@@ -82,6 +90,8 @@ pub struct UiConfig {
     pub self_service_reset: bool,
     pub reset_link_ttl: std::time::Duration,
     pub password_min_length: usize,
+    /// `[sign_in]`: new-sign-in notices and the history kept.
+    pub sign_in: SignInSettings,
 }
 
 impl UiConfig {
@@ -104,6 +114,7 @@ impl UiConfig {
             session_cookie: s.cookie.wire_name(secure),
             csrf_cookie: host_only(csrf::CSRF_COOKIE),
             device_cookie: host_only(DEVICE_COOKIE),
+            browser_cookie: host_only(BROWSER_COOKIE),
             cookie_secure: secure,
             cookie_domain: s.cookie.domain.clone(),
             scheme: if secure { "https" } else { "http" },
@@ -114,6 +125,7 @@ impl UiConfig {
             self_service_reset: s.password.self_service_reset,
             reset_link_ttl: s.password.reset_link_ttl,
             password_min_length: s.password.min_length,
+            sign_in: s.sign_in,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Templates of the second-factor pages: challenge, enrolment, backup codes, settings,
 //! and the rollout interstitials and enrolment wizard.
-use crate::i18n::EnrollTexts;
+use crate::i18n::{EnrollTexts, SignInTexts};
 use crate::pages::PageChrome;
+use crate::sign_ins::SignInView;
 use askama::Template;
 
 pub struct MethodLink {
@@ -135,6 +136,11 @@ pub struct SettingsPage<'a> {
     pub devices: Vec<DeviceRow>,
     pub sessions: Vec<SessionRow>,
     pub activity: Vec<ActivityRow>,
+    /// "Recent sign-ins", newest first, and its texts.
+    pub sign_ins: Vec<SignInView>,
+    pub si: &'static SignInTexts,
+    /// The help entry for a sign-in the user does not recognise.
+    pub unexpected_href: String,
     /// The rollout's call to action, for users without MFA whose mode is not `off`.
     pub invite: Option<&'static EnrollTexts>,
 }

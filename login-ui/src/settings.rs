@@ -156,6 +156,8 @@ async fn render_overview(
         .recent_for_user(&x.session.user_id, 20)
         .await
         .unwrap_or_default();
+    let si = crate::i18n::sign_in_texts(r.lang);
+    let sign_ins = crate::sign_ins::recent(ctx, r.lang, si, &x.session.user_id).await;
     form_page(ctx, r, StatusCode::OK, |token| {
         pages::render(&SettingsPage {
             page: r.chrome(ctx),
@@ -222,6 +224,9 @@ async fn render_overview(
                     .covering(&x.session.email, &x.session.groups)
                     .invites())
             .then(|| enroll_texts(r.lang)),
+            sign_ins,
+            si,
+            unexpected_href: crate::help::HelpTopic::UnexpectedPrompt.href(&ctx.config.prefix),
             activity: activity
                 .into_iter()
                 .map(|a| ActivityRow {

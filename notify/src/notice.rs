@@ -46,6 +46,21 @@ pub enum Notice<'a> {
         /// Whole minutes until sign-in works again, at least 1.
         minutes: u32,
     },
+    /// Security notice: a completed sign-in from a browser or a network the account
+    /// had not used lately (at least one of the two flags is set).
+    NewSignIn {
+        /// When, as shown, e.g. `2027-01-15 09:30 UTC`.
+        when: &'a str,
+        /// A browser summary such as `Chrome on Linux`.
+        browser: &'a str,
+        ip: &'a str,
+        browser_is_new: bool,
+        network_is_new: bool,
+        /// The security settings page (recent sign-ins, sessions), absolute.
+        settings_link: &'a str,
+        /// The help entry on unexpected sign-ins, absolute.
+        help_link: &'a str,
+    },
 }
 
 /// A day as the operator wrote it (the deadline's own offset), shown per language.
@@ -80,6 +95,7 @@ impl Notice<'_> {
             Notice::AccountLocked { .. } => "account_locked",
             Notice::PasswordResetLink { .. } => "password_reset_link",
             Notice::PasswordChanged => "password_changed",
+            Notice::NewSignIn { .. } => "new_sign_in",
         }
     }
 }
@@ -203,6 +219,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::En, Notice::AccountLocked { .. }) => "Sign-in paused after failed attempts",
         (Lang::En, Notice::PasswordResetLink { .. }) => "Reset your password",
         (Lang::En, Notice::PasswordChanged) => "Your password was changed",
+        (Lang::En, Notice::NewSignIn { .. }) => "New sign-in to your account",
         (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
         (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
         (Lang::Ja, Notice::MfaDisabled { .. }) => "2段階認証の方法が削除されました",
@@ -212,6 +229,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::Ja, Notice::AccountLocked { .. }) => "サインインが一時的に停止されました",
         (Lang::Ja, Notice::PasswordResetLink { .. }) => "パスワードの再設定",
         (Lang::Ja, Notice::PasswordChanged) => "パスワードが変更されました",
+        (Lang::Ja, Notice::NewSignIn { .. }) => "アカウントへの新しいサインインがありました",
     })
 }
 
@@ -328,6 +346,7 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 format!("The password of your {brand} account was just changed with a reset link. You were signed out everywhere, and remembered browsers were forgotten."),
                 EN_NOT_YOU.to_string(),
         ],
+        Notice::NewSignIn { .. } => new_sign_in(notice, Lang::En, brand),
     }
 }
 
@@ -410,6 +429,50 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
         Notice::PasswordChanged => vec![
                 format!("{brand} のアカウントのパスワードが、再設定リンクから変更されました。すべての端末からサインアウトし、記憶されたブラウザーも解除しました。"),
                 JA_NOT_YOU.to_string(),
+        ],
+        Notice::NewSignIn { .. } => new_sign_in(notice, Lang::Ja, brand),
+    }
+}
+
+/// The paragraphs of [`Notice::NewSignIn`]: what was new, the facts, where to check,
+/// and what to do if it was not the user.
+fn new_sign_in(notice: &Notice<'_>, lang: Lang, brand: &str) -> Vec<String> {
+    let Notice::NewSignIn {
+        when,
+        browser,
+        ip,
+        browser_is_new,
+        network_is_new,
+        settings_link,
+        help_link,
+    } = notice
+    else {
+        return Vec::new();
+    };
+    let what = match (lang, browser_is_new, network_is_new) {
+        (Lang::En, true, true) => "a new browser and a new network",
+        (Lang::En, false, true) => "a new network",
+        (Lang::En, _, _) => "a new browser",
+        (Lang::Ja, true, true) => "新しいブラウザーと新しいネットワーク",
+        (Lang::Ja, false, true) => "新しいネットワーク",
+        (Lang::Ja, _, _) => "新しいブラウザー",
+    };
+    match lang {
+        Lang::En => vec![
+            format!("Your {brand} account was just signed in to from {what}."),
+            format!("    When: {when}\n    Browser: {browser}\n    IP address: {ip}"),
+            format!(
+                "If this was you, there is nothing to do. Your recent sign-ins and where you're signed in are on your security settings page:\n    {settings_link}"
+            ),
+            format!("{EN_NOT_YOU} What to do is explained here:\n    {help_link}"),
+        ],
+        Lang::Ja => vec![
+            format!("お使いの {brand} アカウントに、{what}からサインインがありました。"),
+            format!("    日時: {when}\n    ブラウザー: {browser}\n    IP アドレス: {ip}"),
+            format!(
+                "ご自身によるサインインであれば、対応は不要です。最近のサインインとサインイン中のセッションは、セキュリティ設定で確認できます。\n    {settings_link}"
+            ),
+            format!("{JA_NOT_YOU}対処方法は次のページをご覧ください。\n    {help_link}"),
         ],
     }
 }

@@ -1,30 +1,14 @@
 //! The factor store and event log suite, on SQLite and PostgreSQL, with the races that
 //! must have exactly one winner.
 use super::*;
-use crate::account::{AccountStore, Email, NewUser};
+use crate::account::AccountStore;
 use crate::events::{AuthEvent, EventKind, Reason};
-
-async fn user(store: &AccountStore, email: &str) -> String {
-    store
-        .create_user(
-            NewUser {
-                email: Email::parse(email).unwrap(),
-                display_name: "U".into(),
-                groups: vec![],
-                department: String::new(),
-                password_hash: None,
-            },
-            1000,
-        )
-        .await
-        .unwrap()
-        .id
-}
+use crate::testdb::user;
 
 async fn suite(accounts: AccountStore) {
     let f = accounts.factors();
-    let alice = user(&accounts, "alice@example.com").await;
-    let bob = user(&accounts, "bob@example.com").await;
+    let alice = user(&accounts, "alice@example.com", &[]).await;
+    let bob = user(&accounts, "bob@example.com", &[]).await;
 
     let e = f.enrollment(&alice).await.unwrap();
     assert_eq!(e, Enrollment::default());
@@ -253,14 +237,4 @@ async fn suite(accounts: AccountStore) {
         .is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_factor_store() {
-    let (store, _dir) = crate::testdb::sqlite(4).await;
-    suite(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_factor_store() {
-    let (store, _db) = crate::testdb::postgres(4).await;
-    suite(store).await;
-}
+crate::testdb::on_both_engines!(factor_store, suite);

@@ -1,25 +1,9 @@
 //! The rollout store on SQLite and PostgreSQL: a scripted population's adoption
 //! figures, notice claims with exactly one winner, grace counts and wizard attempts.
 use super::*;
-use crate::account::{AccountStore, Email, NewUser};
+use crate::account::{AccountStore, Email};
+use crate::testdb::user;
 use std::sync::Arc;
-
-async fn user(store: &AccountStore, email: &str, groups: &[&str]) -> String {
-    store
-        .create_user(
-            NewUser {
-                email: Email::parse(email).unwrap(),
-                display_name: "U".into(),
-                groups: groups.iter().map(|g| g.to_string()).collect(),
-                department: String::new(),
-                password_hash: None,
-            },
-            1000,
-        )
-        .await
-        .unwrap()
-        .id
-}
 
 async fn with_totp(accounts: &AccountStore, id: &str) {
     let f = accounts.factors();
@@ -178,14 +162,4 @@ async fn suite(accounts: AccountStore) {
         .unwrap());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_rollout_store() {
-    let (store, _dir) = crate::testdb::sqlite(4).await;
-    suite(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_rollout_store() {
-    let (store, _db) = crate::testdb::postgres(4).await;
-    suite(store).await;
-}
+crate::testdb::on_both_engines!(rollout_store, suite);

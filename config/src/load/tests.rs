@@ -38,6 +38,7 @@ fn example_config_is_valid() {
     assert_eq!(s.support.email.as_deref(), Some("helpdesk@example.com"));
     assert_eq!(s.support.hours.as_deref(), Some("Mon–Fri 9:00–18:00 JST"));
     assert_eq!(s.support.url, None);
+    assert_eq!(s.sign_in, crate::SignInSettings::default());
 }
 
 #[test]

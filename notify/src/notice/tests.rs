@@ -7,7 +7,7 @@ const APRIL_FIRST: CalendarDate = CalendarDate {
 };
 const ENROL_LINK: &str = "https://app.example.com/_sekisho/enroll/start";
 
-const ALL: [Notice<'static>; 10] = [
+const ALL: [Notice<'static>; 11] = [
     Notice::SignInCode {
         code: "482913",
         valid_minutes: 10,
@@ -32,7 +32,18 @@ const ALL: [Notice<'static>; 10] = [
         valid_minutes: 30,
     },
     Notice::PasswordChanged,
+    NEW_BROWSER,
 ];
+
+const NEW_BROWSER: Notice<'static> = Notice::NewSignIn {
+    when: "2027-01-15 09:30 UTC",
+    browser: "Chrome on Linux",
+    ip: "203.0.113.5",
+    browser_is_new: true,
+    network_is_new: false,
+    settings_link: "https://app.example.com/_sekisho/settings",
+    help_link: "https://app.example.com/_sekisho/help#unexpected-prompt",
+};
 
 #[test]
 fn sign_in_code_english() {
@@ -306,4 +317,68 @@ fn password_reset_link_carries_the_link_and_its_lifetime() {
     assert!(ja.body.contains("30 分間、1回だけ"), "{}", ja.body);
     let changed = render_email(&Notice::PasswordChanged, Lang::En, "Sekisho", "");
     assert!(changed.body.contains(EN_NOT_YOU), "{}", changed.body);
+}
+
+#[test]
+fn new_sign_in_says_what_where_and_what_to_do() {
+    let mail = render_email(&NEW_BROWSER, Lang::En, "Acme SSO", "Ada");
+    assert_eq!(mail.subject, "[Acme SSO] New sign-in to your account");
+    let b = &mail.body;
+    assert!(b.contains("signed in to from a new browser."), "{b}");
+    assert!(b.contains("\n    When: 2027-01-15 09:30 UTC\n    Browser: Chrome on Linux\n    IP address: 203.0.113.5\n"), "{b}");
+    assert!(
+        b.contains("\n    https://app.example.com/_sekisho/settings\n"),
+        "settings link on its own line: {b}"
+    );
+    assert!(
+        b.contains("\n    https://app.example.com/_sekisho/help#unexpected-prompt\n"),
+        "{b}"
+    );
+    assert!(b.contains("change your password"), "{b}");
+    assert_eq!(NEW_BROWSER.kind(), "new_sign_in");
+
+    let network = |browser_is_new| Notice::NewSignIn {
+        when: "2027-01-15 09:30 UTC",
+        browser: "Chrome on Linux",
+        ip: "203.0.113.5",
+        browser_is_new,
+        network_is_new: true,
+        settings_link: "https://app.example.com/_sekisho/settings",
+        help_link: "https://app.example.com/_sekisho/help#unexpected-prompt",
+    };
+    let only_network = render_email(&network(false), Lang::En, "S", "").body;
+    assert!(
+        only_network.contains("from a new network."),
+        "{only_network}"
+    );
+    let both = render_email(&network(true), Lang::En, "S", "").body;
+    assert!(
+        both.contains("from a new browser and a new network."),
+        "{both}"
+    );
+
+    let ja = render_email(&network(false), Lang::Ja, "関所", "山田 太郎");
+    assert_eq!(
+        ja.subject,
+        "【関所】アカウントへの新しいサインインがありました"
+    );
+    assert!(
+        ja.body
+            .contains("新しいネットワークからサインインがありました"),
+        "{}",
+        ja.body
+    );
+    assert!(
+        ja.body
+            .contains("    ブラウザー: Chrome on Linux\n    IP アドレス: 203.0.113.5"),
+        "{}",
+        ja.body
+    );
+    assert!(ja.body.contains("パスワードを変更"), "{}", ja.body);
+    assert!(ja.body.contains("help#unexpected-prompt\n"), "{}", ja.body);
+    let ja_browser = render_email(&NEW_BROWSER, Lang::Ja, "関所", "").body;
+    assert!(
+        ja_browser.contains("新しいブラウザーからサインイン"),
+        "{ja_browser}"
+    );
 }

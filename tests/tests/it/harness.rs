@@ -400,19 +400,26 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// Runs an async scenario against a gateway on each store.
+/// Runs an async scenario against a gateway on each store; `extra` config is optional.
 #[macro_export]
 macro_rules! on_both_stores {
     ($name:ident) => {
+        $crate::on_both_stores!($name, "");
+    };
+    ($name:ident, $extra:expr) => {
         mod $name {
             #[test]
             fn memory() {
-                let gw = $crate::harness::TestGateway::start($crate::harness::Store::Memory);
+                let gw = $crate::harness::TestGateway::start_with(
+                    $crate::harness::Store::Memory,
+                    $extra,
+                );
                 $crate::harness::block_on(super::$name(&gw));
             }
             #[test]
             fn redis() {
-                let gw = $crate::harness::TestGateway::start($crate::harness::Store::Redis);
+                let gw =
+                    $crate::harness::TestGateway::start_with($crate::harness::Store::Redis, $extra);
                 $crate::harness::block_on(super::$name(&gw));
             }
         }

@@ -15,3 +15,4 @@ mod mfa;
 mod recovery;
 mod rollout;
 mod rollout_jobs;
+mod sign_ins;

@@ -9,7 +9,7 @@ use std::process::Command;
 
 mod codes;
 mod rules;
-mod totp;
+pub mod totp;
 
 /// The TOTP code for `secret` (base32) at Unix time `at`, from oathtool.
 pub fn oathtool(secret: &str, at: i64) -> String {
