@@ -136,6 +136,7 @@ impl Validator<'_> {
         let support = self.support(f.support)?;
         let lockout = self.lockout(f.lockout)?;
         let rate_limit = self.rate_limit(f.rate_limit)?;
+        let log = self.log(f.log)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -163,6 +164,7 @@ impl Validator<'_> {
             support,
             lockout,
             rate_limit,
+            log,
         })
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 pub use crate::abuse::{LockoutSettings, RateLimitSettings};
 pub use crate::enrollment::{Deadline, EnrollmentMode, EnrollmentRuleSettings, RolloutSettings};
+pub use crate::observability::{LogFormat, LogSettings};
 pub use crate::notify::{
     EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
     SmtpSettings,
@@ -46,6 +47,8 @@ pub struct Settings {
     pub support: SupportSettings,
     pub lockout: LockoutSettings,
     pub rate_limit: RateLimitSettings,
+    /// `[log]`: text or JSON, the access log, the level.
+    pub log: LogSettings,
 }
 
 #[derive(Debug, Clone)]

@@ -50,6 +50,8 @@ pub struct FileConfig {
     pub lockout: crate::abuse::LockoutSection,
     #[serde(default)]
     pub rate_limit: crate::abuse::RateLimitSection,
+    #[serde(default)]
+    pub log: crate::observability::LogSection,
 }
 
 #[derive(Debug, Deserialize)]
