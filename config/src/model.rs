@@ -8,11 +8,11 @@ use std::time::Duration;
 
 pub use crate::abuse::{LockoutSettings, RateLimitSettings};
 pub use crate::enrollment::{Deadline, EnrollmentMode, EnrollmentRuleSettings, RolloutSettings};
-pub use crate::observability::{LogFormat, LogSettings};
 pub use crate::notify::{
     EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
     SmtpSettings,
 };
+pub use crate::observability::{LogFormat, LogSettings};
 pub use crate::schema::CookieSecure;
 pub use crate::support::SupportSettings;
 

@@ -37,7 +37,11 @@ fn bad_values_name_their_key() {
         ("[log]\nformat = \"xml\"", "log.format", "unknown variant"),
         ("[log]\nlevel = \"loud\"", "log.level", "is not a level"),
         ("[log]\nlevel = \"\"", "log.level", "is not a level"),
-        ("[log]\nlevel = \"info,=debug\"", "log.level", "is not a level"),
+        (
+            "[log]\nlevel = \"info,=debug\"",
+            "log.level",
+            "is not a level",
+        ),
         (
             "[log]\nlevel = \"info,my target=debug\"",
             "log.level",
