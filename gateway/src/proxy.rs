@@ -506,6 +506,19 @@ impl ProxyHttp for SekishoProxy {
         }
     }
 
+    /// Pingora's error lines describe the request with this; its default shows the
+    /// query string, which may carry tokens.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let head = session.req_header();
+        format!(
+            "{} {}, Host: {}, request_id: {}",
+            head.method,
+            head.uri.path(),
+            host_of(head),
+            ctx.request_id()
+        )
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = ctx
             .local_status

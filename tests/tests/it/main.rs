@@ -10,6 +10,7 @@ mod harness;
 mod help;
 mod journeys;
 mod logs;
+mod metrics;
 mod mfa;
 mod rollout;
 mod rollout_jobs;
