@@ -185,14 +185,26 @@ async fn requests_are_counted_and_logged(gw: &TestGateway) {
     );
 
     for (series, n) in [
-        (r#"sekisho_auth_attempts_total{factor="password",reason="invalid_password",result="failure"}"#, 1.0),
-        (r#"sekisho_auth_attempts_total{factor="password",reason="ok",result="success"}"#, 1.0),
+        (
+            r#"sekisho_auth_attempts_total{factor="password",reason="invalid_password",result="failure"}"#,
+            1.0,
+        ),
+        (
+            r#"sekisho_auth_attempts_total{factor="password",reason="ok",result="success"}"#,
+            1.0,
+        ),
         (r#"sekisho_sessions_created_total{level="password"}"#, 1.0),
         (r#"sekisho_sessions_created_total{level="mfa"}"#, 0.0),
         (r#"sekisho_sessions_ended_total{reason="sign_out"}"#, 1.0),
         (r#"sekisho_sessions_ended_total{reason="expired"}"#, 0.0),
-        (r#"sekisho_upstream_duration_seconds_count{site="127.0.0.1"}"#, 2.0),
-        (r#"sekisho_upstream_duration_seconds_count{site="other.test"}"#, 0.0),
+        (
+            r#"sekisho_upstream_duration_seconds_count{site="127.0.0.1"}"#,
+            2.0,
+        ),
+        (
+            r#"sekisho_upstream_duration_seconds_count{site="other.test"}"#,
+            0.0,
+        ),
     ] {
         assert_eq!(value(&text, series), Some(n), "{series}\n{text}");
     }
@@ -206,10 +218,22 @@ async fn requests_are_counted_and_logged(gw: &TestGateway) {
         assert_eq!(sum(&text, family), 0.0, "{family}\n{text}");
     }
     for (series, at_least) in [
-        (r#"sekisho_store_operations_total{op="get",result="ok",store="session"}"#, 2.0),
-        (r#"sekisho_store_operations_total{op="insert",result="ok",store="session"}"#, 1.0),
-        (r#"sekisho_store_operations_total{op="remove",result="ok",store="session"}"#, 1.0),
-        (r#"sekisho_store_operation_duration_seconds_count{op="get",store="session"}"#, 2.0),
+        (
+            r#"sekisho_store_operations_total{op="get",result="ok",store="session"}"#,
+            2.0,
+        ),
+        (
+            r#"sekisho_store_operations_total{op="insert",result="ok",store="session"}"#,
+            1.0,
+        ),
+        (
+            r#"sekisho_store_operations_total{op="remove",result="ok",store="session"}"#,
+            1.0,
+        ),
+        (
+            r#"sekisho_store_operation_duration_seconds_count{op="get",store="session"}"#,
+            2.0,
+        ),
     ] {
         let v = value(&text, series).unwrap_or(0.0);
         assert!(v >= at_least, "{series} = {v}\n{text}");
@@ -249,7 +273,10 @@ async fn requests_are_counted_and_logged(gw: &TestGateway) {
         assert!(line.contains(field), "{field} in {line}");
     }
     let logs = crate::logs::captured();
-    assert!(!logs.contains("secret-query-7"), "a query string was logged");
+    assert!(
+        !logs.contains("secret-query-7"),
+        "a query string was logged"
+    );
     assert!(!logs.contains(&cookie), "a session cookie was logged");
     for l in logs.lines().filter(|l| l.contains("sekisho::access")) {
         assert!(!l.contains('@') && !l.contains("?q="), "{l}");
@@ -268,7 +295,10 @@ fn error_pages_and_request_ids() {
         let resp = c
             .get(gw.url("/deny/x?token=tok-secret-9"))
             .header("x-request-id", "forged-id")
-            .header("cookie", "sekisho_session=cookie-secret-9; other=also-secret-9")
+            .header(
+                "cookie",
+                "sekisho_session=cookie-secret-9; other=also-secret-9",
+            )
             .send()
             .await
             .unwrap();
@@ -368,10 +398,22 @@ fn trusted_request_ids_and_upstream_errors() {
         assert!(resp.text().await.unwrap().contains("front-502"));
         let text = counted(&gw, 3.0).await;
         for (series, n) in [
-            (r#"sekisho_upstream_errors_total{kind="connect",site="down.test"}"#, 1.0),
-            (r#"sekisho_requests_total{action="bypass",site="down.test",status_class="5xx"}"#, 1.0),
-            (r#"sekisho_requests_total{action="bypass",site="127.0.0.1",status_class="2xx"}"#, 2.0),
-            (r#"sekisho_upstream_duration_seconds_count{site="down.test"}"#, 0.0),
+            (
+                r#"sekisho_upstream_errors_total{kind="connect",site="down.test"}"#,
+                1.0,
+            ),
+            (
+                r#"sekisho_requests_total{action="bypass",site="down.test",status_class="5xx"}"#,
+                1.0,
+            ),
+            (
+                r#"sekisho_requests_total{action="bypass",site="127.0.0.1",status_class="2xx"}"#,
+                2.0,
+            ),
+            (
+                r#"sekisho_upstream_duration_seconds_count{site="down.test"}"#,
+                0.0,
+            ),
         ] {
             assert_eq!(value(&text, series), Some(n), "{series}\n{text}");
         }

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn repo_file(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 fn is_ident(b: u8) -> bool {
@@ -76,7 +78,10 @@ fn grouping_labels(expr: &str) -> BTreeSet<String> {
 fn exported(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut names = BTreeSet::new();
     let mut labels = BTreeSet::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let name_end = line.find(['{', ' ']).unwrap_or(line.len());
         names.insert(line[..name_end].to_string());
         if let Some(inner) = line[name_end..]
@@ -124,7 +129,10 @@ fn check_dashboard(d: &serde_json::Value) {
     let mut cells: BTreeMap<(u64, u64), String> = BTreeMap::new();
     for p in panels {
         let title = p["title"].as_str().unwrap().to_string();
-        assert!(ids.insert(p["id"].as_u64().unwrap()), "duplicate id: {title}");
+        assert!(
+            ids.insert(p["id"].as_u64().unwrap()),
+            "duplicate id: {title}"
+        );
         let g = &p["gridPos"];
         let [x, y, w, h] = ["x", "y", "w", "h"].map(|k| g[k].as_u64().unwrap());
         assert!(x + w <= 24 && w > 0 && h > 0, "{title} fits the grid");
@@ -152,7 +160,9 @@ fn check_dashboard(d: &serde_json::Value) {
 fn check_alerts(rules: &serde_yaml::Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for group in rules["groups"].as_sequence().unwrap() {
-        assert!(group["name"].as_str().is_some_and(|n| n.starts_with("sekisho-")));
+        assert!(group["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("sekisho-")));
         for rule in group["rules"].as_sequence().unwrap() {
             let name = rule["alert"].as_str().unwrap().to_string();
             assert!(rule["for"].as_str().is_some(), "{name}: for");
@@ -223,7 +233,9 @@ fn dashboard_and_alerts_use_only_exported_series() {
         serde_yaml::from_str(&std::fs::read_to_string(&alerts_path).unwrap()).unwrap();
     let alerts = check_alerts(&rules);
     assert!(
-        alerts.iter().any(|(_, e)| e.contains("up{") && e.contains("== 0")),
+        alerts
+            .iter()
+            .any(|(_, e)| e.contains("up{") && e.contains("== 0")),
         "an alert for a gateway that is down"
     );
 
@@ -327,15 +339,20 @@ fn promql_scanning() {
     let expr = r#"sum by (site, kind) (rate(sekisho_upstream_errors_total{site=~"sekisho_x"}[5m])) / on(group) sekisho_mfa_users_by_method"#;
     assert_eq!(
         metric_names(expr).into_iter().collect::<Vec<_>>(),
-        ["sekisho_mfa_users_by_method", "sekisho_upstream_errors_total"]
+        [
+            "sekisho_mfa_users_by_method",
+            "sekisho_upstream_errors_total"
+        ]
     );
     assert_eq!(
         grouping_labels(expr).into_iter().collect::<Vec<_>>(),
         ["group", "kind", "site"]
     );
-    let (names, labels) = exported(
-        "# TYPE a counter\na_total{x=\"1\",y=\"b,c\"} 1\nb_bucket{le=\"+Inf\"} 2\nc 3\n",
+    let (names, labels) =
+        exported("# TYPE a counter\na_total{x=\"1\",y=\"b,c\"} 1\nb_bucket{le=\"+Inf\"} 2\nc 3\n");
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["a_total", "b_bucket", "c"]
     );
-    assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a_total", "b_bucket", "c"]);
     assert_eq!(labels.into_iter().collect::<Vec<_>>(), ["le", "x", "y"]);
 }
