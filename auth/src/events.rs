@@ -32,6 +32,8 @@ pub enum Reason {
     EnrolmentStarted,
     EnrolmentCompleted,
     EnrolmentAbandoned,
+    ResetLinkSent,
+    PasswordReset,
 }
 
 impl Reason {
@@ -60,6 +62,8 @@ impl Reason {
             Reason::EnrolmentStarted => "enrolment_started",
             Reason::EnrolmentCompleted => "enrolment_completed",
             Reason::EnrolmentAbandoned => "enrolment_abandoned",
+            Reason::ResetLinkSent => "reset_link_sent",
+            Reason::PasswordReset => "password_reset",
         }
     }
 }
@@ -79,6 +83,8 @@ pub enum EventKind {
     Enrollment,
     Settings,
     SignOut,
+    /// "Forgot your password?" links and resets.
+    Recovery,
 }
 
 impl EventKind {
@@ -90,6 +96,7 @@ impl EventKind {
             EventKind::Enrollment => "enrollment",
             EventKind::Settings => "settings",
             EventKind::SignOut => "sign_out",
+            EventKind::Recovery => "recovery",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod lockout;
 pub mod mfa;
 pub mod mfa_service;
 pub mod password;
+pub mod recovery;
 pub mod rollout;
 pub mod session;
 pub mod telemetry;
@@ -39,6 +40,7 @@ pub use mfa_service::{
     TotpEnrollment, TotpOutcome,
 };
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
+pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken, Weakness};
 pub use rollout::{Adoption, AdoptionRow, NoticeState, RolloutRow, RolloutStore, UnenrolledUser};
 pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,

@@ -179,6 +179,10 @@ impl MfaService {
         self
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The shared counter store (one-time codes, lockouts, rate counters).
     pub fn counters(&self) -> &Arc<dyn CounterStore> {
         &self.counters

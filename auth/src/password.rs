@@ -11,6 +11,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use parking_lot::Mutex;
 use sekisho_config::PasswordSettings;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -74,6 +75,9 @@ pub struct PasswordHasher {
     /// Verified against when the account does not exist, so that answer takes as long.
     dummy: PasswordHash,
     min_length: usize,
+    /// Verifications run, real or against `dummy`: lets tests check that unknown
+    /// users cost the same work as wrong passwords.
+    verifications: AtomicU64,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -110,6 +114,7 @@ impl PasswordHasher {
             argon,
             dummy,
             min_length: settings.min_length,
+            verifications: AtomicU64::new(0),
         }))
     }
 
@@ -148,10 +153,16 @@ impl PasswordHasher {
         let target = hash.unwrap_or(&self.dummy).clone();
         let (tx, rx) = oneshot::channel();
         self.submit(Job::Verify(password, target, tx))?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let ok = rx
             .await
             .map_err(|_| AuthError::Hashing("hashing thread stopped".into()))?;
         Ok(ok && known)
+    }
+
+    /// How many verifications were submitted (real and dummy alike).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes synchronously on the calling thread: for the CLI only.

@@ -313,6 +313,11 @@ impl Validator<'_> {
         if !(8..=128).contains(&p.min_length) {
             return Err(self.err("password.min_length", "must be between 8 and 128"));
         }
+        let ttl = p.reset_link_ttl.0;
+        if ttl < std::time::Duration::from_secs(300) || ttl > std::time::Duration::from_secs(86_400)
+        {
+            return Err(self.err("password.reset_link_ttl", "must be between 5m and 24h"));
+        }
         Ok(PasswordSettings {
             memory_kib: p.memory_kib,
             iterations: p.iterations,
@@ -320,6 +325,8 @@ impl Validator<'_> {
             max_concurrent: p.max_concurrent,
             queue: p.queue,
             min_length: p.min_length,
+            self_service_reset: p.self_service_reset,
+            reset_link_ttl: ttl,
         })
     }
 

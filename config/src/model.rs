@@ -134,6 +134,8 @@ pub struct PasswordSettings {
     pub max_concurrent: usize,
     pub queue: usize,
     pub min_length: usize,
+    pub self_service_reset: bool,
+    pub reset_link_ttl: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -260,6 +260,12 @@ pub struct PasswordSection {
     pub queue: usize,
     #[serde(default = "default_min_len")]
     pub min_length: usize,
+    /// "Forgot your password?": users reset it with an e-mailed link.
+    #[serde(default = "default_self_reset")]
+    pub self_service_reset: bool,
+    /// How long a reset link works (5m–24h).
+    #[serde(default = "default_reset_ttl")]
+    pub reset_link_ttl: HumanDuration,
 }
 
 impl Default for PasswordSection {
@@ -271,6 +277,8 @@ impl Default for PasswordSection {
             max_concurrent: default_hash_workers(),
             queue: default_hash_queue(),
             min_length: default_min_len(),
+            self_service_reset: default_self_reset(),
+            reset_link_ttl: default_reset_ttl(),
         }
     }
 }
@@ -292,6 +300,12 @@ fn default_hash_queue() -> usize {
 }
 fn default_min_len() -> usize {
     10
+}
+fn default_self_reset() -> bool {
+    true
+}
+fn default_reset_ttl() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1800))
 }
 
 #[derive(Debug, Deserialize)]

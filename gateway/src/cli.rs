@@ -4,8 +4,9 @@ use crate::report::{ExplainRequest, ReportFormat};
 use clap::{Args, Parser, Subcommand};
 use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
-    AccountStore, AuthError, Email, MemoryCounterStore, MfaService, NewUser, PasswordHash,
-    PasswordHasher, PasswordInput, RedisSessionStore, SystemClock,
+    AccountStore, AuthError, Email, Lockout, LockoutPolicy, MemoryCounterStore, MfaService,
+    NewUser, PasswordHash, PasswordHasher, PasswordInput, RedisCounterStore, RedisSessionStore,
+    SystemClock,
 };
 use sekisho_config::{
     load_file, redact_url, Deadline, LogSettings, ProcessEnv, SecretBytes, SessionStoreKind,
@@ -177,6 +178,14 @@ enum UserCommand {
         email: String,
         #[arg(long)]
         enable: bool,
+    },
+    /// Lift a sign-in lock (too many failed attempts) from the account and from
+    /// every address it was locked for.
+    Unlock {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -583,6 +592,39 @@ fn user(cmd: UserCommand) -> CliResult {
             );
             Ok(())
         }
+        UserCommand::Unlock { config, email } => {
+            let s = load(&config)?;
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let user = with_accounts(&s, async |a| {
+                a.find_by_email(&email)
+                    .await?
+                    .ok_or_else(|| AuthError::Invalid(format!("no user {email}")))
+            })?;
+            let note = block(unlock(&s, &user.id))??;
+            println!("{email}: {note}");
+            Ok(())
+        }
+    }
+}
+
+/// Moves the account to a new lockout epoch in the shared counter store.
+async fn unlock(s: &Settings, user_id: &str) -> Result<String, String> {
+    match &s.session.store {
+        SessionStoreKind::Redis { url } => {
+            let counters = RedisCounterStore::new(url.expose(), &s.session.key_prefix)
+                .map_err(|e| format!("session.store: {e}"))?;
+            let lockout = Lockout::new(Arc::new(counters), LockoutPolicy::default());
+            lockout
+                .unlock(user_id)
+                .await
+                .map_err(|e| format!("could not reach the counter store: {e}"))?;
+            Ok("unlocked".to_string())
+        }
+        SessionStoreKind::Memory { .. } => Err(
+            "lockout counters live in a running gateway's memory (session.store = \"memory\"): \
+             restart it to clear them, or use Redis to unlock from here"
+                .to_string(),
+        ),
     }
 }
 

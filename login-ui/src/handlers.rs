@@ -217,6 +217,10 @@ fn login_page(
             rd,
             email,
             error,
+            forgot_link: ctx
+                .config
+                .self_service_reset
+                .then(|| i18n::recovery_texts(r.lang).forgot_link),
         })
     })
 }

@@ -8,9 +8,11 @@ use sekisho_config::Lang;
 mod enroll;
 mod help;
 mod mfa;
+mod recovery;
 pub use enroll::{enroll_texts, long_date, EnrollTexts};
 pub use help::{help_texts, HelpEntryTexts, HelpTexts};
 pub use mfa::{fill, mfa_texts, MfaTexts};
+pub use recovery::{recovery_texts, RecoveryTexts};
 
 /// The cookie the language switcher sets.
 pub const LANG_COOKIE: &str = "sekisho_lang";

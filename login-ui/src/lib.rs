@@ -21,13 +21,14 @@ mod limiter;
 mod mfa_views;
 pub mod nudges;
 pub mod pages;
+mod recovery;
 pub mod redirect;
 mod settings;
 
 use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
-use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, SessionService};
+use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, ResetLinks, SessionService};
 use sekisho_config::{Lang, LockoutSettings, RateLimitSettings, Settings, Site, SupportSettings};
 use sekisho_notify::Notifier;
 use sekisho_policy::Rollout;
@@ -77,6 +78,10 @@ pub struct UiConfig {
     pub lockout: LockoutSettings,
     /// `[rate_limit]`: the local per-IP limit on form POSTs.
     pub rate_limit: RateLimitSettings,
+    /// "Forgot your password?" is offered.
+    pub self_service_reset: bool,
+    pub reset_link_ttl: std::time::Duration,
+    pub password_min_length: usize,
 }
 
 impl UiConfig {
@@ -106,6 +111,9 @@ impl UiConfig {
             support: s.support.clone(),
             lockout: s.lockout,
             rate_limit: s.rate_limit,
+            self_service_reset: s.password.self_service_reset,
+            reset_link_ttl: s.password.reset_link_ttl,
+            password_min_length: s.password.min_length,
         }
     }
 }
@@ -121,6 +129,7 @@ pub struct UiContext {
     pub nudges: NudgeCounters,
     /// `None` when `[lockout] enabled = false`.
     pub lockout: Option<Lockout>,
+    pub reset_links: ResetLinks,
     post_limiter: Option<limiter::PostLimiter>,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
@@ -154,9 +163,15 @@ impl UiContext {
             .collect();
         let lockout = guard::build(&config, &mfa);
         let post_limiter = limiter::PostLimiter::new(&config.rate_limit);
+        let reset_links = ResetLinks::new(
+            mfa.counters().clone(),
+            mfa.clock().clone(),
+            config.reset_link_ttl.as_secs(),
+        );
         Self {
             csp: pages::content_security_policy(&targets),
             lockout,
+            reset_links,
             post_limiter,
             config,
             accounts,
@@ -224,6 +239,14 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
         )
         .route(&format!("{p}lang"), get(handlers::switch_language))
         .route(&format!("{p}help"), get(help::page))
+        .route(
+            &format!("{p}password/forgot"),
+            get(recovery::forgot_form).post(recovery::forgot_submit),
+        )
+        .route(
+            &format!("{p}password/reset"),
+            get(recovery::reset_form).post(recovery::reset_submit),
+        )
         .route(&format!("{p}mfa"), get(challenge::challenge_form))
         .route(&format!("{p}mfa/send"), post(challenge::send_code))
         .route(&format!("{p}mfa/verify"), post(challenge::verify))

@@ -53,6 +53,8 @@ pub struct LoginPage<'a> {
     pub rd: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// "Forgot your password?", when self-service reset is on.
+    pub forgot_link: Option<&'static str>,
 }
 
 #[derive(Template)]

@@ -464,3 +464,28 @@ async fn rollout_pages_refuse_bad_input() {
 }
 
 mod help;
+
+#[tokio::test]
+async fn locked_sign_in_says_how_long_in_japanese() {
+    let f = fixture().await;
+    let (csrf_cookie, token) = csrf_pair(&f.ctx).await;
+    let attempt = |password: &str| {
+        let mut req = post(
+            "/_sekisho/login",
+            &csrf_cookie,
+            format!("csrf={token}&rd=%2F&email=user%40example.com&password={password}"),
+        );
+        req.headers_mut()
+            .insert("accept-language", "ja".parse().unwrap());
+        req
+    };
+    for _ in 0..5 {
+        let (status, _, _) = call(&f.ctx, attempt("wrong")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, h, body) = call(&f.ctx, attempt("correct+password")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(h["retry-after"], "60");
+    assert!(body.contains("1分後にもう一度お試しください。"), "{body}");
+    assert!(body.contains("aria-describedby=\"form-error\""));
+}

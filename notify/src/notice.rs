@@ -34,6 +34,13 @@ pub enum Notice<'a> {
         days_left: u32,
         link: &'a str,
     },
+    /// "Forgot your password?": the single-use link to set a new one.
+    PasswordResetLink {
+        link: &'a str,
+        valid_minutes: u32,
+    },
+    /// Security notice: the password was changed (by the user through a reset link).
+    PasswordChanged,
     /// Security notice: too many failed sign-ins locked the account for a while.
     AccountLocked {
         /// Whole minutes until sign-in works again, at least 1.
@@ -71,6 +78,8 @@ impl Notice<'_> {
             Notice::TrustedBrowsersRevoked => "trusted_browsers_revoked",
             Notice::EnrolmentReminder { .. } => "enrolment_reminder",
             Notice::AccountLocked { .. } => "account_locked",
+            Notice::PasswordResetLink { .. } => "password_reset_link",
+            Notice::PasswordChanged => "password_changed",
         }
     }
 }
@@ -192,6 +201,8 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::En, Notice::BackupCodesRegenerated) => "New backup codes were created",
         (Lang::En, Notice::TrustedBrowsersRevoked) => "Remembered browsers were forgotten",
         (Lang::En, Notice::AccountLocked { .. }) => "Sign-in paused after failed attempts",
+        (Lang::En, Notice::PasswordResetLink { .. }) => "Reset your password",
+        (Lang::En, Notice::PasswordChanged) => "Your password was changed",
         (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
         (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
         (Lang::Ja, Notice::MfaDisabled { .. }) => "2段階認証の方法が削除されました",
@@ -199,6 +210,8 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::Ja, Notice::BackupCodesRegenerated) => "バックアップコードが再発行されました",
         (Lang::Ja, Notice::TrustedBrowsersRevoked) => "記憶されたブラウザーが解除されました",
         (Lang::Ja, Notice::AccountLocked { .. }) => "サインインが一時的に停止されました",
+        (Lang::Ja, Notice::PasswordResetLink { .. }) => "パスワードの再設定",
+        (Lang::Ja, Notice::PasswordChanged) => "パスワードが変更されました",
     })
 }
 
@@ -302,6 +315,19 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 ),
                 "If these attempts were yours, wait and try again. If they were not, someone may be guessing your password or codes: change your password after the pause and contact your administrator.".to_string(),
         ],
+        Notice::PasswordResetLink { link, valid_minutes } => vec![
+                format!("Someone (hopefully you) asked to reset the password of your {brand} account. Open this link to choose a new one:"),
+                format!("    {link}"),
+                format!(
+                    "The link works once, for {}. Your two-step verification stays as it is: you will still need it to sign in.",
+                    en_minutes(*valid_minutes)
+                ),
+                "If you did not ask for this, ignore this message: your password does not change. If such messages keep coming, tell your administrator.".to_string(),
+        ],
+        Notice::PasswordChanged => vec![
+                format!("The password of your {brand} account was just changed with a reset link. You were signed out everywhere, and remembered browsers were forgotten."),
+                EN_NOT_YOU.to_string(),
+        ],
     }
 }
 
@@ -374,6 +400,16 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                     "{brand} のアカウントへのサインインに続けて失敗したため、サインインを {minutes} 分間停止しています。時間が経てば通常どおりサインインできます。"
                 ),
                 "ご自身の操作であれば、しばらく待ってからもう一度お試しください。お心当たりがない場合は、第三者がパスワードやコードを推測している可能性があります。停止が解除された後にパスワードを変更し、管理者にご連絡ください。".to_string(),
+        ],
+        Notice::PasswordResetLink { link, valid_minutes } => vec![
+                format!("{brand} のアカウントのパスワード再設定が申請されました。次のリンクから新しいパスワードを設定してください。"),
+                format!("    {link}"),
+                format!("このリンクは {valid_minutes} 分間、1回だけ使えます。2段階認証の設定は変わりません。サインインには引き続き2段階認証が必要です。"),
+                "お心当たりがない場合は、このメールを無視してください。パスワードは変更されません。繰り返し届く場合は管理者にご連絡ください。".to_string(),
+        ],
+        Notice::PasswordChanged => vec![
+                format!("{brand} のアカウントのパスワードが、再設定リンクから変更されました。すべての端末からサインアウトし、記憶されたブラウザーも解除しました。"),
+                JA_NOT_YOU.to_string(),
         ],
     }
 }

@@ -42,7 +42,17 @@ impl RedisServer {
     fn try_start() -> Option<Self> {
         let dir = tempfile::tempdir().ok()?;
         let port = free_port();
-        let child = Command::new("redis-server")
+        let child = Self::spawn(port, dir.path());
+        let server = Self {
+            port,
+            child: std::sync::Mutex::new(child),
+            _dir: dir,
+        };
+        server.wait_until_up().then_some(server)
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> Child {
+        Command::new("redis-server")
             .args([
                 "--port",
                 &port.to_string(),
@@ -54,27 +64,40 @@ impl RedisServer {
                 "no",
             ])
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server is not installed: run scripts/install-deps.sh");
-        let server = Self {
-            port,
-            child: std::sync::Mutex::new(child),
-            _dir: dir,
-        };
+            .expect("redis-server is not installed: run scripts/install-deps.sh")
+    }
+
+    /// Whether the server answers within 5 s (false if it exited: port race lost).
+    fn wait_until_up(&self) -> bool {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(5) {
-            if server.ping() {
-                return Some(server);
+            if self.ping() {
+                return true;
             }
-            if let Ok(Some(_)) = server.child.lock().unwrap().try_wait() {
-                return None; // lost the port race; try another
+            if let Ok(Some(_)) = self.child.lock().unwrap().try_wait() {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        None
+        false
+    }
+
+    /// Starts an empty server again on the same port after [`Self::kill`] (an
+    /// outage that ends; nothing stored survives it).
+    pub fn restart(&self) {
+        self.kill();
+        for _ in 0..50 {
+            *self.child.lock().unwrap() = Self::spawn(self.port, self._dir.path());
+            if self.wait_until_up() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server did not come back on port {}", self.port);
     }
 
     pub fn url(&self) -> String {

@@ -12,6 +12,8 @@ async fn suite(store: AccountStore) {
         max_concurrent: 1,
         queue: 8,
         min_length: 10,
+        self_service_reset: true,
+        reset_link_ttl: std::time::Duration::from_secs(1800),
     })
     .unwrap();
     let hash = hasher

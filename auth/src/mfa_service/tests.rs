@@ -427,3 +427,35 @@ fn user_agents_are_summarised() {
     );
     assert_eq!(ua_summary(""), "Browser");
 }
+
+/// One address cannot have codes sent to many accounts: a cap per IP per hour.
+#[tokio::test]
+async fn code_sends_are_capped_per_client_ip() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let f = fixture().await;
+    let svc = MfaService::new(
+        f.accounts.factors(),
+        f.accounts.events(),
+        Arc::new(MemoryCounterStore::new(1000, clock.clone())),
+        Keyring::new(&key(1), &[]),
+        key(9),
+        clock.clone(),
+        MfaSettings::default(),
+    )
+    .with_codes_per_ip_per_hour(2);
+    let ch = CodeChannel::Email;
+    let ip = Some("203.0.113.7");
+    issued(svc.issue_code("u1", ch, None, ip).await.unwrap());
+    issued(svc.issue_code("u2", ch, None, ip).await.unwrap());
+    assert!(matches!(
+        svc.issue_code("u3", ch, None, ip).await.unwrap(),
+        IssueOutcome::HourlyCap
+    ));
+    issued(
+        svc.issue_code("u3", ch, None, Some("198.51.100.2"))
+            .await
+            .unwrap(),
+    );
+    clock.advance(3600);
+    issued(svc.issue_code("u4", ch, None, ip).await.unwrap());
+}

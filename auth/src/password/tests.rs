@@ -8,6 +8,8 @@ fn settings(queue: usize) -> PasswordSettings {
         max_concurrent: 1,
         queue,
         min_length: 10,
+        self_service_reset: true,
+        reset_link_ttl: std::time::Duration::from_secs(1800),
     }
 }
 

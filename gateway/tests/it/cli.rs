@@ -463,3 +463,87 @@ notice_days = [7]
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--at `next tuesday`"));
 }
+
+/// `user unlock` lifts a lock the gateways keep in Redis; with the in-memory store it
+/// explains why it cannot.
+#[test]
+fn user_unlock_lifts_a_lock_in_redis() {
+    use sekisho_auth::{Gate, Lockout, LockoutPolicy, RedisCounterStore};
+    let redis = sekisho_testkit::RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let memory_config = sample(dir.path());
+    add_user(&memory_config, "kim@example.com", "staff");
+    let out = sekisho()
+        .args(["user", "unlock", "--email", "kim@example.com", "--config"])
+        .arg(&memory_config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restart it"));
+
+    let body = std::fs::read_to_string(&memory_config).unwrap();
+    let redis_config = dir.path().join("redis.toml");
+    std::fs::write(
+        &redis_config,
+        format!(
+            "[session]\nstore = \"{}\"\nkey_prefix = \"cli:\"\n{body}",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The account's id, as the gateways name it in their counters.
+    let id = rt.block_on(async {
+        let env = std::collections::HashMap::<String, String>::new();
+        let s = sekisho_config::load_file(&redis_config, &env).unwrap();
+        let accounts = sekisho_auth::AccountStore::connect(&s.database)
+            .await
+            .unwrap();
+        let email = sekisho_auth::Email::parse("kim@example.com").unwrap();
+        let user = accounts.find_by_email(&email).await.unwrap().unwrap();
+        accounts.close().await;
+        user.id
+    });
+    let counters = RedisCounterStore::new(&redis.url(), "cli:").unwrap();
+    let lockout = Lockout::new(std::sync::Arc::new(counters), LockoutPolicy::default());
+    let now = 1_800_000_000;
+    rt.block_on(async {
+        for _ in 0..5 {
+            let Gate::Open { attempt } = lockout.admit(&id, "203.0.113.7", now).await.unwrap()
+            else {
+                panic!("locked too early");
+            };
+            lockout
+                .failed(&id, "203.0.113.7", attempt, now)
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            lockout.admit(&id, "203.0.113.7", now).await.unwrap(),
+            Gate::Locked { .. }
+        ));
+    });
+    let out = sekisho()
+        .args(["user", "unlock", "--email", "kim@example.com", "--config"])
+        .arg(&redis_config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "kim@example.com: unlocked"
+    );
+    rt.block_on(async {
+        assert!(matches!(
+            lockout.admit(&id, "203.0.113.7", now).await.unwrap(),
+            Gate::Open { attempt: 1 }
+        ));
+    });
+}

@@ -7,7 +7,7 @@ const APRIL_FIRST: CalendarDate = CalendarDate {
 };
 const ENROL_LINK: &str = "https://app.example.com/_sekisho/enroll/start";
 
-const ALL: [Notice<'static>; 8] = [
+const ALL: [Notice<'static>; 10] = [
     Notice::SignInCode {
         code: "482913",
         valid_minutes: 10,
@@ -27,6 +27,11 @@ const ALL: [Notice<'static>; 8] = [
         link: ENROL_LINK,
     },
     Notice::AccountLocked { minutes: 1 },
+    Notice::PasswordResetLink {
+        link: "https://app.example.com/_sekisho/password/reset?token=abc",
+        valid_minutes: 30,
+    },
+    Notice::PasswordChanged,
 ];
 
 #[test]
@@ -279,4 +284,26 @@ fn account_locked_says_how_long_in_both_languages() {
     );
     assert_eq!(ja.subject, "【関所】サインインが一時的に停止されました");
     assert!(ja.body.contains("60 分間停止"), "{}", ja.body);
+}
+
+#[test]
+fn password_reset_link_carries_the_link_and_its_lifetime() {
+    let link = "https://app.example.com/_sekisho/password/reset?token=abc";
+    let notice = Notice::PasswordResetLink {
+        link,
+        valid_minutes: 30,
+    };
+    let en = render_email(&notice, Lang::En, "Sekisho", "Kim");
+    assert_eq!(en.subject, "[Sekisho] Reset your password");
+    assert!(en.body.contains(&format!("\n    {link}\n")), "{}", en.body);
+    assert!(
+        en.body.contains("works once, for 30 minutes"),
+        "{}",
+        en.body
+    );
+    let ja = render_email(&notice, Lang::Ja, "関所", "");
+    assert_eq!(ja.subject, "【関所】パスワードの再設定");
+    assert!(ja.body.contains("30 分間、1回だけ"), "{}", ja.body);
+    let changed = render_email(&Notice::PasswordChanged, Lang::En, "Sekisho", "");
+    assert!(changed.body.contains(EN_NOT_YOU), "{}", changed.body);
 }

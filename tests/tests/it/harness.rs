@@ -142,8 +142,15 @@ impl TestGateway {
             Some(r) => format!("store = \"{}\"\nkey_prefix = \"it:\"", r.url()),
             None => "store = \"memory\"".to_string(),
         };
+        // Tests post far faster than people; the limiter has its own tests.
+        let rate_limit = if extra.contains("[rate_limit]") {
+            ""
+        } else {
+            "[rate_limit]\nui_posts_per_minute = 60000\nui_post_burst = 10000\n"
+        };
         let config = format!(
             r#"
+{rate_limit}
 [server]
 listen = "127.0.0.1:{listen}"
 admin_listen = "127.0.0.1:{admin}"
@@ -248,6 +255,13 @@ action = "one_factor"
 
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.handle.admin_addr.unwrap())
+    }
+
+    /// Starts the Redis server again, empty, on the same port.
+    pub fn restart_redis(&self) {
+        if let Some(r) = &self._redis {
+            r.restart();
+        }
     }
 
     /// Stops the Redis server (to test outages).

@@ -9,6 +9,7 @@ mod hardening;
 mod harness;
 mod help;
 mod journeys;
+mod lockout;
 mod logs;
 mod metrics;
 mod mfa;

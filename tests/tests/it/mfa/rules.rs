@@ -244,9 +244,10 @@ fn when_required_asks_only_where_a_rule_needs_it() {
     });
 }
 
-/// Codes cannot be guessed at request speed: ten wrong ones pause the challenge.
+/// Codes cannot be guessed at request speed: five wrong ones from one place lock the
+/// challenge there for a minute (the shared lockout), with `Retry-After`.
 #[test]
-fn wrong_codes_pause_the_challenge() {
+fn wrong_codes_lock_the_challenge() {
     let gw = TestGateway::start(Store::Memory);
     block_on(async {
         let c = client();
@@ -261,15 +262,20 @@ fn wrong_codes_pause_the_challenge() {
         } else {
             "000000"
         };
-        for _ in 0..10 {
+        for _ in 0..5 {
             let resp = submit_code(&c, &gw, "totp", wrong, "/members", &[]).await;
             assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         }
         let resp = submit_code(&c, &gw, "totp", &right, "/members", &[]).await;
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        assert!(resp.text().await.unwrap().contains("Too many wrong codes"));
-        // The pause ends with its window.
-        gw.clock.advance(901);
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "60");
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.contains("Too many wrong codes. For your security, try again in 1 minute."),
+            "{body}"
+        );
+        // The lock ends after its minute.
+        gw.clock.advance(61);
         let right = oathtool(&secret, gw.clock.now());
         let resp = submit_code(&c, &gw, "totp", &right, "/members", &[]).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
