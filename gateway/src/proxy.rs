@@ -526,9 +526,6 @@ impl ProxyHttp for SekishoProxy {
             .unwrap_or(0);
         let took = ctx.started.elapsed();
         let app = &self.app;
-        app.telemetry
-            .requests
-            .request(ctx.site, ctx.route, status, took);
         if app.settings.log.access_log {
             let head = session.req_header();
             let site = ctx.site.and_then(|i| app.upstreams.site(i));
@@ -546,5 +543,9 @@ impl ProxyHttp for SekishoProxy {
                 client_ip: ctx.client_ip,
             });
         }
+        // Counted after the log line, so a request seen in the metrics is in the log.
+        app.telemetry
+            .requests
+            .request(ctx.site, ctx.route, status, took);
     }
 }

@@ -423,6 +423,22 @@ fn trusted_request_ids_and_upstream_errors() {
     });
 }
 
+/// `[log] access_log = false` writes no access line (the request is still counted).
+#[test]
+fn the_access_log_can_be_turned_off() {
+    crate::logs::init();
+    let gw = TestGateway::start_with(Store::Memory, "\n[log]\naccess_log = false\n");
+    block_on(async {
+        let resp = client().get(gw.url("/public/quiet")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        // Counted after the access line would have been written.
+        counted(&gw, 1.0).await;
+        let seen = gw.upstream.last("/public/quiet");
+        let id = header(&seen, "x-request-id")[0];
+        assert!(access_lines(id).is_empty(), "no access line for {id}");
+    });
+}
+
 /// A dead Redis shows up as failing store calls (and 503s), not as silence.
 #[test]
 fn store_errors_are_counted() {
