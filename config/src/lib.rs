@@ -12,6 +12,7 @@ mod load;
 mod mfa;
 mod model;
 mod notify;
+mod observability;
 pub mod schema;
 mod secret;
 mod sign_in;

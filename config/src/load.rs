@@ -137,6 +137,7 @@ impl Validator<'_> {
         let lockout = self.lockout(f.lockout)?;
         let rate_limit = self.rate_limit(f.rate_limit)?;
         let sign_in = self.sign_in(f.sign_in)?;
+        let log = self.log(f.log)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -165,6 +166,7 @@ impl Validator<'_> {
             lockout,
             rate_limit,
             sign_in,
+            log,
         })
     }
 

@@ -12,6 +12,7 @@ pub use crate::notify::{
     EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
     SmtpSettings,
 };
+pub use crate::observability::{LogFormat, LogSettings};
 pub use crate::schema::CookieSecure;
 pub use crate::sign_in::SignInSettings;
 pub use crate::support::SupportSettings;
@@ -49,6 +50,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// `[sign_in]`: new-browser/new-network notices and the history kept.
     pub sign_in: SignInSettings,
+    /// `[log]`: text or JSON, the access log, the level.
+    pub log: LogSettings,
 }
 
 #[derive(Debug, Clone)]

@@ -52,6 +52,8 @@ pub struct FileConfig {
     pub rate_limit: crate::abuse::RateLimitSection,
     #[serde(default)]
     pub sign_in: crate::sign_in::SignInSection,
+    #[serde(default)]
+    pub log: crate::observability::LogSection,
 }
 
 #[derive(Debug, Deserialize)]

@@ -56,7 +56,7 @@ impl ServeHttp for AdminApp {
                 )
             }
             "/metrics" => {
-                let mut body = crate::metrics::render();
+                let mut body = self.app.telemetry.render();
                 body.push_str(&notification_series(&self.app.notifier.counts()));
                 body.push_str(&nudge_series(&self.app.ui.nudges));
                 body.push_str(&self.app.adoption.render());

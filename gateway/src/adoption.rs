@@ -13,7 +13,7 @@
 //! re-export, rendered by the admin listener) instead of the process-wide one: they
 //! describe this gateway's database, and a process may run several gateways (the
 //! test suite does), each of which must show its own figures.
-use pingora_prometheus::prometheus::{self, IntGaugeVec, Opts, Registry};
+use pingora_prometheus::prometheus::{IntGaugeVec, Opts, Registry};
 use sekisho_auth::{Adoption, AdoptionRow};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -138,10 +138,7 @@ impl AdoptionGauges {
 
     /// The series in the Prometheus text format.
     pub fn render(&self) -> String {
-        use prometheus::Encoder;
-        let mut buf = Vec::new();
-        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        String::from_utf8(buf).unwrap_or_default()
+        crate::metrics::render(&self.registry)
     }
 }
 

@@ -6,6 +6,7 @@
 //! tasks and sockets never die with a Pingora runtime.
 use crate::adoption::AdoptionGauges;
 use crate::identity::IdentityHeaders;
+use crate::telemetry::GatewayTelemetry;
 use crate::upstream::Upstreams;
 use ipnet::IpNet;
 use sekisho_auth::mfa::secretbox::Keyring;
@@ -85,6 +86,10 @@ pub struct App {
     pub adoption: AdoptionGauges,
     /// Reminder passes this instance ran (took the slot's lease), for `/metrics`.
     pub reminder_passes: std::sync::atomic::AtomicU64,
+    /// This gateway's Prometheus series and the auth domain's telemetry hooks,
+    /// installed on `sessions` and `mfa` (and through `mfa` on the lockout and the
+    /// UI's limiters).
+    pub telemetry: Arc<GatewayTelemetry>,
     /// Scheme browsers use to reach the proxy listener.
     pub scheme: &'static str,
     pub io: IoRuntime,
@@ -108,6 +113,11 @@ impl App {
         let upstreams =
             Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?;
         let io = IoRuntime::new()?;
+        let telemetry = Arc::new(
+            GatewayTelemetry::new(&settings.sites)
+                .map_err(|e| AppError::Startup(format!("metrics: {e}")))?,
+        );
+        let metrics_error = |e| AppError::Startup(format!("metrics: {e}"));
         let store: Arc<dyn SessionStore> = match &settings.session.store {
             SessionStoreKind::Memory { capacity } => {
                 Arc::new(MemorySessionStore::new(*capacity, clock.clone()))
@@ -131,11 +141,22 @@ impl App {
                     .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
             ),
         };
-        let sessions = Arc::new(SessionService::new(
-            store,
-            clock.clone(),
-            SessionTimeouts::from_settings(&settings.session),
-        ));
+        let store = telemetry
+            .stores
+            .session_store(store)
+            .map_err(metrics_error)?;
+        let counters = telemetry
+            .stores
+            .counter_store(counters)
+            .map_err(metrics_error)?;
+        let sessions = Arc::new(
+            SessionService::new(
+                store,
+                clock.clone(),
+                SessionTimeouts::from_settings(&settings.session),
+            )
+            .with_telemetry(telemetry.clone()),
+        );
         let accounts = io
             .block_on(AccountStore::connect(&settings.database))
             .ok_or_else(|| AppError::Startup("I/O runtime is gone".into()))?
@@ -170,7 +191,8 @@ impl App {
                 clock,
                 settings.mfa.clone(),
             )
-            .with_codes_per_ip_per_hour(settings.rate_limit.code_sends_per_ip_per_hour),
+            .with_codes_per_ip_per_hour(settings.rate_limit.code_sends_per_ip_per_hour)
+            .with_telemetry(telemetry.clone()),
         );
         let notifier = Notifier::new(&settings.email, &settings.sms, &settings.ui.title)
             .map_err(|e| AppError::Config(format!("notifications: {e}")))?;
@@ -207,6 +229,7 @@ impl App {
             counters,
             adoption: AdoptionGauges::new(),
             reminder_passes: std::sync::atomic::AtomicU64::new(0),
+            telemetry,
             scheme,
             io,
         }))

@@ -9,7 +9,8 @@ use sekisho_auth::{
     SystemClock,
 };
 use sekisho_config::{
-    load_file, redact_url, Deadline, ProcessEnv, SecretBytes, SessionStoreKind, Settings,
+    load_file, redact_url, Deadline, LogSettings, ProcessEnv, SecretBytes, SessionStoreKind,
+    Settings,
 };
 use sekisho_policy::Policy;
 use std::io::{BufRead, IsTerminal};
@@ -25,7 +26,7 @@ use std::sync::Arc;
     about = "Sekisho: an authentication gateway in front of existing web sites"
 )]
 struct Cli {
-    /// Log as JSON lines instead of text.
+    /// Log as JSON lines instead of text (whatever `[log] format` says).
     #[arg(long, global = true)]
     log_json: bool,
     #[command(subcommand)]
@@ -192,9 +193,12 @@ type CliResult = Result<(), String>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
+    if !matches!(cli.command, Command::Run(_)) {
+        // `run` sets logging up from its file's `[log]` once it has read it.
+        crate::logging::init(&LogSettings::default(), cli.log_json);
+    }
     let result = match cli.command {
-        Command::Run(c) => run(&c),
+        Command::Run(c) => run(&c, cli.log_json),
         Command::Demo {
             listen,
             admin_listen,
@@ -247,25 +251,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SEKISHO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn load(c: &ConfigArg) -> Result<Settings, String> {
     load_file(&c.config, &ProcessEnv).map_err(|e| e.to_string())
 }
 
-fn run(c: &ConfigArg) -> CliResult {
+fn run(c: &ConfigArg, log_json: bool) -> CliResult {
     let settings = load(c)?;
+    crate::logging::init(&settings.log, log_json);
     let app = App::build(settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     tracing::info!(listen = %app.settings.server.listen, admin = ?app.settings.server.admin_listen, "sekisho starting");
     crate::server::run_forever(app, Vec::new())

@@ -6,13 +6,18 @@
 //! - [`bridge`] hands requests under the UI prefix to the login-ui `Router`.
 //! - [`identity`] and [`client_ip`] rewrite what the upstream sees.
 //! - [`upstream`] picks the upstream server of a site.
-//! - [`admin`] serves `/healthz`, `/readyz` and `/metrics` on the admin listener.
+//! - [`admin`] serves `/healthz`, `/readyz` and `/metrics` on the admin listener;
+//!   [`telemetry`] holds a gateway's Prometheus registry and the auth domain's hooks,
+//!   [`metrics`] the request-path series, [`store_metrics`] the store decorators.
+//! - [`access_log`] writes one `sekisho::access` event per request; [`logging`] sets
+//!   up the subscriber from `[log]`; [`request_id`] makes and checks request ids.
 //! - [`rollout_jobs`] mails enrolment reminders, closes abandoned enrolments and
 //!   refreshes the [`adoption`] gauges; [`report`] is `sekisho report adoption` and
 //!   the enrolment part of `policy explain`.
 //! - [`server`] wires the Pingora services together; [`cli`] is the `sekisho` command.
 //! - [`demo`] is `sekisho demo`: a small legacy site behind the gateway.
 
+pub mod access_log;
 pub mod admin;
 pub mod adoption;
 pub mod app;
@@ -22,11 +27,15 @@ pub mod client_ip;
 pub mod demo;
 pub mod identity;
 pub mod keyfile;
+pub mod logging;
 pub mod metrics;
 pub mod proxy;
 pub mod report;
+pub mod request_id;
 pub mod rollout_jobs;
 pub mod server;
+pub mod store_metrics;
+pub mod telemetry;
 pub mod upstream;
 
 pub use app::App;

@@ -1,9 +1,70 @@
-//! Prometheus series, registered through `pingora_prometheus`'s re-export so they
-//! land in the registry the admin listener serves. Label values are fixed sets
-//! (never user ids or raw paths) and the counters are resolved once, so counting a
-//! request is one atomic add.
-use pingora_prometheus::prometheus::{self, IntCounter, IntCounterVec, Opts};
+//! The request-path series: what the gateway did with each request, how long it took,
+//! and how the upstreams answered.
+//!
+//! - `sekisho_requests_total{site, action, status_class}`
+//! - `sekisho_request_duration_seconds{action}` (histogram, whole request)
+//! - `sekisho_upstream_duration_seconds{site}` (histogram, request sent → response
+//!   header)
+//! - `sekisho_upstream_errors_total{site, kind}`
+//!
+//! Sites are fixed for the life of an `App`, so every series is resolved to its
+//! counter or histogram up front (the request counters on first use) and indexed by
+//! position: counting a request is an index, an atomic load and an atomic add — no
+//! label strings, no hashing, no lock. `site` is the configured host pattern (or
+//! `unknown`), never the raw `Host` header, so a client cannot mint label values.
+//!
+//! Everything lives in the gateway's own [`Registry`] (see [`crate::telemetry`]), built
+//! with `pingora_prometheus`'s re-export of `prometheus`.
+use pingora_prometheus::prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
+use sekisho_config::Site;
 use std::sync::OnceLock;
+use std::time::Duration;
+
+pub type SeriesResult<T> = Result<T, pingora_prometheus::prometheus::Error>;
+
+/// The `site` label of a request for a host no site serves.
+pub const UNKNOWN_SITE: &str = "unknown";
+
+/// Latency buckets (seconds) for requests and upstream answers: 1 ms to 30 s.
+const REQUEST_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// A registry's series in the Prometheus text format.
+pub fn render(registry: &Registry) -> String {
+    use pingora_prometheus::prometheus::Encoder;
+    let mut buf = Vec::new();
+    let _ = pingora_prometheus::prometheus::TextEncoder::new().encode(&registry.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+pub(crate) fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> SeriesResult<IntCounterVec> {
+    let vec = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(vec.clone()))?;
+    Ok(vec)
+}
+
+pub(crate) fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> SeriesResult<HistogramVec> {
+    let vec = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )?;
+    registry.register(Box::new(vec.clone()))?;
+    Ok(vec)
+}
 
 /// What the gateway did with a request, as a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +78,8 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 6] = [
+    /// In discriminant order, so `route as usize` indexes it.
+    pub const ALL: [Route; 6] = [
         Route::Ui,
         Route::Bypass,
         Route::OneFactor,
@@ -26,7 +88,7 @@ impl Route {
         Route::UnknownSite,
     ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Route::Ui => "ui",
             Route::Bypass => "bypass",
@@ -40,60 +102,239 @@ impl Route {
 
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
 
-pub struct Metrics {
-    requests: Vec<IntCounter>,
+fn class_index(status: u16) -> usize {
+    match status {
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        500..=599 => 4,
+        _ => 5,
+    }
 }
 
-impl Metrics {
-    fn new() -> Self {
-        let vec = IntCounterVec::new(
-            Opts::new(
-                "sekisho_requests_total",
-                "Requests by rule action and response status class",
-            ),
-            &["action", "status_class"],
-        );
-        let requests = match vec {
-            Ok(vec) => {
-                // Registration fails only if the series exists already (a second gateway
-                // in one test process); counting still works then.
-                let _ = prometheus::register(Box::new(vec.clone()));
-                Route::ALL
-                    .iter()
-                    .flat_map(|r| CLASSES.iter().map(move |c| (r.label(), *c)))
-                    .map(|(r, c)| vec.with_label_values(&[r, c]))
-                    .collect()
-            }
-            Err(_) => Vec::new(),
-        };
-        Self { requests }
+/// Why proxying to an upstream failed, as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// No connection: refused, unreachable, TLS handshake, connect timeout.
+    Connect,
+    /// Connected, but reading or writing timed out.
+    Timeout,
+    /// Connected, but the exchange broke: closed early, malformed response.
+    Protocol,
+    /// The site has no upstream server to try.
+    NoPeer,
+}
+
+impl UpstreamError {
+    pub const ALL: [UpstreamError; 4] = [
+        UpstreamError::Connect,
+        UpstreamError::Timeout,
+        UpstreamError::Protocol,
+        UpstreamError::NoPeer,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamError::Connect => "connect",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Protocol => "protocol",
+            UpstreamError::NoPeer => "no_peer",
+        }
     }
 
-    pub fn request(&self, route: Route, status: u16) {
-        let class = match status {
-            100..=199 => 0,
-            200..=299 => 1,
-            300..=399 => 2,
-            400..=499 => 3,
-            500..=599 => 4,
-            _ => 5,
-        };
-        let route_index = Route::ALL.iter().position(|r| *r == route).unwrap_or(0);
-        if let Some(c) = self.requests.get(route_index * CLASSES.len() + class) {
+    /// Classifies a Pingora error that ended a proxied request.
+    pub fn of(etype: &pingora::ErrorType) -> Self {
+        use pingora::ErrorType as E;
+        match etype {
+            E::ConnectNoRoute => UpstreamError::NoPeer,
+            E::ConnectTimedout
+            | E::ConnectRefused
+            | E::ConnectError
+            | E::TLSHandshakeFailure
+            | E::TLSHandshakeTimedout
+            | E::InvalidCert
+            | E::HandshakeError
+            | E::ConnectProxyFailure
+            | E::SocketError
+            | E::BindError => UpstreamError::Connect,
+            E::ReadTimedout | E::WriteTimedout => UpstreamError::Timeout,
+            _ => UpstreamError::Protocol,
+        }
+    }
+}
+
+pub struct RequestMetrics {
+    requests: IntCounterVec,
+    /// Configured site hosts, then [`UNKNOWN_SITE`].
+    site_labels: Vec<String>,
+    /// (site slot, route, class) → counter, made on first use so that only what
+    /// happened is exported.
+    counters: Vec<OnceLock<IntCounter>>,
+    /// By `Route as usize`.
+    request_seconds: Vec<Histogram>,
+    /// By site index.
+    upstream_seconds: Vec<Histogram>,
+    /// By site index, then `UpstreamError as usize`.
+    upstream_errors: Vec<IntCounter>,
+}
+
+impl RequestMetrics {
+    pub fn new(registry: &Registry, sites: &[Site]) -> SeriesResult<Self> {
+        let requests = counter_vec(
+            registry,
+            "sekisho_requests_total",
+            "Requests by site, what the gateway did (rule action) and response status class",
+            &["site", "action", "status_class"],
+        )?;
+        let request_vec = histogram_vec(
+            registry,
+            "sekisho_request_duration_seconds",
+            "Whole requests, first byte in to last byte out, by rule action",
+            &["action"],
+            &REQUEST_BUCKETS,
+        )?;
+        let upstream_vec = histogram_vec(
+            registry,
+            "sekisho_upstream_duration_seconds",
+            "Time from sending a request upstream to its response header, by site",
+            &["site"],
+            &REQUEST_BUCKETS,
+        )?;
+        let errors_vec = counter_vec(
+            registry,
+            "sekisho_upstream_errors_total",
+            "Proxied requests that failed at the upstream, by site and kind",
+            &["site", "kind"],
+        )?;
+        let mut site_labels: Vec<String> = sites.iter().map(|s| s.host.clone()).collect();
+        let request_seconds = Route::ALL
+            .iter()
+            .map(|r| request_vec.get_metric_with_label_values(&[r.label()]))
+            .collect::<SeriesResult<Vec<_>>>()?;
+        let upstream_seconds = site_labels
+            .iter()
+            .map(|s| upstream_vec.get_metric_with_label_values(&[s.as_str()]))
+            .collect::<SeriesResult<Vec<_>>>()?;
+        let upstream_errors = site_labels
+            .iter()
+            .flat_map(|s| UpstreamError::ALL.iter().map(move |k| (s, k)))
+            .map(|(s, k)| errors_vec.get_metric_with_label_values(&[s.as_str(), k.label()]))
+            .collect::<SeriesResult<Vec<_>>>()?;
+        site_labels.push(UNKNOWN_SITE.to_string());
+        let counters = (0..site_labels.len() * Route::ALL.len() * CLASSES.len())
+            .map(|_| OnceLock::new())
+            .collect();
+        Ok(Self {
+            requests,
+            site_labels,
+            counters,
+            request_seconds,
+            upstream_seconds,
+            upstream_errors,
+        })
+    }
+
+    /// Counts a finished request. `site` is `None` for hosts no site serves.
+    pub fn request(&self, site: Option<usize>, route: Route, status: u16, took: Duration) {
+        let sites = self.site_labels.len();
+        let slot = site.filter(|i| *i + 1 < sites).unwrap_or(sites - 1);
+        let class = class_index(status);
+        let index = (slot * Route::ALL.len() + route as usize) * CLASSES.len() + class;
+        if let Some(cell) = self.counters.get(index) {
+            let counter = cell.get_or_init(|| {
+                self.requests.with_label_values(&[
+                    self.site_labels[slot].as_str(),
+                    route.label(),
+                    CLASSES[class],
+                ])
+            });
+            counter.inc();
+        }
+        if let Some(h) = self.request_seconds.get(route as usize) {
+            h.observe(took.as_secs_f64());
+        }
+    }
+
+    /// An upstream response header arrived `took` after the request was sent.
+    pub fn upstream_answered(&self, site: usize, took: Duration) {
+        if let Some(h) = self.upstream_seconds.get(site) {
+            h.observe(took.as_secs_f64());
+        }
+    }
+
+    pub fn upstream_failed(&self, site: usize, kind: UpstreamError) {
+        let index = site * UpstreamError::ALL.len() + kind as usize;
+        if let Some(c) = self.upstream_errors.get(index) {
             c.inc();
         }
     }
 }
 
-pub fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::new)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The text exposition of every registered series.
-pub fn render() -> String {
-    use prometheus::Encoder;
-    let mut buf = Vec::new();
-    let _ = prometheus::TextEncoder::new().encode(&prometheus::gather(), &mut buf);
-    String::from_utf8(buf).unwrap_or_default()
+    fn sites() -> Vec<Site> {
+        ["app.example.com", "*.example.org"]
+            .into_iter()
+            .map(|h| Site {
+                host: h.into(),
+                upstreams: vec!["127.0.0.1:9".into()],
+                scheme: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_land_on_their_site_action_and_class() {
+        let registry = Registry::new();
+        let m = RequestMetrics::new(&registry, &sites()).unwrap();
+        let ms = Duration::from_millis(3);
+        m.request(Some(0), Route::Bypass, 200, ms);
+        m.request(Some(0), Route::Bypass, 204, ms);
+        m.request(Some(1), Route::TwoFactor, 302, ms);
+        m.request(None, Route::UnknownSite, 404, ms);
+        m.request(Some(7), Route::UnknownSite, 0, ms);
+        m.upstream_answered(1, Duration::from_millis(20));
+        m.upstream_failed(0, UpstreamError::of(&pingora::ErrorType::ConnectRefused));
+        let text = render(&registry);
+        for line in [
+            r#"sekisho_requests_total{action="bypass",site="app.example.com",status_class="2xx"} 2"#,
+            r#"sekisho_requests_total{action="two_factor",site="*.example.org",status_class="3xx"} 1"#,
+            r#"sekisho_requests_total{action="unknown_site",site="unknown",status_class="4xx"} 1"#,
+            r#"sekisho_requests_total{action="unknown_site",site="unknown",status_class="none"} 1"#,
+            r#"sekisho_request_duration_seconds_count{action="bypass"} 2"#,
+            r#"sekisho_request_duration_seconds_count{action="deny"} 0"#,
+            r#"sekisho_upstream_duration_seconds_count{site="*.example.org"} 1"#,
+            r#"sekisho_upstream_duration_seconds_bucket{site="*.example.org",le="0.025"} 1"#,
+            r#"sekisho_upstream_duration_seconds_bucket{site="*.example.org",le="0.01"} 0"#,
+            r#"sekisho_upstream_errors_total{kind="connect",site="app.example.com"} 1"#,
+            r#"sekisho_upstream_errors_total{kind="timeout",site="app.example.com"} 0"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("sekisho_requests_total{"))
+                .count(),
+            4,
+            "only what happened is exported:\n{text}"
+        );
+    }
+
+    #[test]
+    fn upstream_errors_are_classified() {
+        use pingora::ErrorType as E;
+        assert_eq!(
+            UpstreamError::of(&E::ConnectTimedout),
+            UpstreamError::Connect
+        );
+        assert_eq!(UpstreamError::of(&E::ReadTimedout), UpstreamError::Timeout);
+        assert_eq!(
+            UpstreamError::of(&E::ConnectionClosed),
+            UpstreamError::Protocol
+        );
+        assert_eq!(UpstreamError::of(&E::ConnectNoRoute), UpstreamError::NoPeer);
+    }
 }

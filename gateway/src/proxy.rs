@@ -4,14 +4,17 @@
 //! - `upstream_peer`: the site's next upstream server;
 //! - `upstream_request_filter`: strip forged identity and our cookies, add identity and
 //!   `X-Forwarded-*`;
-//! - `fail_to_proxy`: the 502 page; `logging`: metrics.
+//! - `upstream_response_filter`: the upstream's latency and status;
+//! - `fail_to_proxy`: the 502 page and the upstream error count;
+//! - `logging`: the request metrics and the access log.
 use crate::app::App;
 use crate::client_ip::{canonical, real_client_ip};
-use crate::metrics::{metrics, Route};
+use crate::metrics::{Route, UpstreamError};
+use crate::request_id::RequestId;
 use crate::upstream::strip_port;
 use async_trait::async_trait;
 use bytes::Bytes;
-use pingora::http::RequestHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use sekisho_auth::{AuthLevel, MfaMethod, Session as UserSession, SessionKey};
@@ -20,6 +23,7 @@ use sekisho_login_ui::{cookies, ClientInfo, ErrorKind};
 use sekisho_policy::{RequestFacts, Subject};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Instant;
 
 pub struct SekishoProxy {
     app: Arc<App>,
@@ -39,14 +43,17 @@ pub struct RequestCtx {
     peer_trusted: bool,
     client_ip: IpAddr,
     user: Option<Arc<UserSession>>,
-    request_id: Option<String>,
+    request_id: RequestId,
     local_status: Option<u16>,
+    started: Instant,
+    /// When the request went upstream, until its response header arrives.
+    upstream_sent: Option<Instant>,
+    upstream_status: Option<u16>,
 }
 
 impl RequestCtx {
-    fn request_id(&mut self) -> &str {
-        self.request_id
-            .get_or_insert_with(|| sekisho_auth::random_token(9))
+    fn request_id(&self) -> &str {
+        self.request_id.as_str()
     }
 }
 
@@ -106,13 +113,13 @@ impl SekishoProxy {
         kind: ErrorKind,
     ) -> Result<bool> {
         ctx.route = route;
-        let id = ctx.request_id().to_string();
+        let id = ctx.request_id;
         let head = session.req_header();
         let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let resp = self
             .app
             .ui
-            .error_response(kind, &head.headers, here, &id)
+            .error_response(kind, &head.headers, here, id.as_str())
             .map(Bytes::from);
         self.finish_local(session, ctx, resp).await
     }
@@ -266,8 +273,11 @@ impl ProxyHttp for SekishoProxy {
             peer_trusted: false,
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             user: None,
-            request_id: None,
+            request_id: RequestId::generate(),
             local_status: None,
+            started: Instant::now(),
+            upstream_sent: None,
+            upstream_status: None,
         }
     }
 
@@ -277,6 +287,17 @@ impl ProxyHttp for SekishoProxy {
             ctx.peer_ip = canonical(peer.ip());
         }
         ctx.peer_trusted = app.trusted_proxies.iter().any(|n| n.contains(&ctx.peer_ip));
+        if ctx.peer_trusted {
+            // A front proxy's id keeps one id across the hops; anyone else's is ignored.
+            if let Some(id) = session
+                .req_header()
+                .headers
+                .get("x-request-id")
+                .and_then(|v| RequestId::from_header(v.as_bytes()))
+            {
+                ctx.request_id = id;
+            }
+        }
         ctx.client_ip = real_client_ip(
             ctx.peer_ip,
             &session.req_header().headers,
@@ -417,8 +438,31 @@ impl ProxyHttp for SekishoProxy {
         if let Some(user) = &ctx.user {
             app.identity.insert(req, user)?;
         }
+        req.insert_header("x-request-id", ctx.request_id())?;
         let proto = self.scheme(session, ctx);
-        crate::identity::set_forwarded(req, &ctx.peer_ip.to_string(), ctx.peer_trusted, proto)
+        crate::identity::set_forwarded(req, &ctx.peer_ip.to_string(), ctx.peer_trusted, proto)?;
+        // Last, so the upstream's time excludes our own header work.
+        ctx.upstream_sent = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if resp.status.is_informational() {
+            return Ok(());
+        }
+        ctx.upstream_status = Some(resp.status.as_u16());
+        if let (Some(sent), Some(site)) = (ctx.upstream_sent.take(), ctx.site) {
+            self.app
+                .telemetry
+                .requests
+                .upstream_answered(site, sent.elapsed());
+        }
+        Ok(())
     }
 
     async fn fail_to_proxy(
@@ -427,6 +471,12 @@ impl ProxyHttp for SekishoProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let (ErrorSource::Upstream, Some(site)) = (e.esource(), ctx.site) {
+            self.app
+                .telemetry
+                .requests
+                .upstream_failed(site, UpstreamError::of(e.etype()));
+        }
         let kind = match e.esource() {
             ErrorSource::Upstream => Some(ErrorKind::BadGateway),
             ErrorSource::Downstream => match e.etype() {
@@ -452,11 +502,46 @@ impl ProxyHttp for SekishoProxy {
         }
     }
 
+    /// Pingora's error lines describe the request with this; its default shows the
+    /// query string, which may carry tokens.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        let head = session.req_header();
+        format!(
+            "{} {}, Host: {}, request_id: {}",
+            head.method,
+            head.uri.path(),
+            host_of(head),
+            ctx.request_id()
+        )
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = ctx
             .local_status
             .or_else(|| session.response_written().map(|r| r.status.as_u16()))
             .unwrap_or(0);
-        metrics().request(ctx.route, status);
+        let took = ctx.started.elapsed();
+        let app = &self.app;
+        if app.settings.log.access_log {
+            let head = session.req_header();
+            let site = ctx.site.and_then(|i| app.upstreams.site(i));
+            crate::access_log::write(&crate::access_log::AccessRecord {
+                request_id: ctx.request_id(),
+                method: head.method.as_str(),
+                host: host_of(head),
+                path: head.uri.path(),
+                status,
+                duration: took,
+                action: ctx.route,
+                site: site.map_or(crate::metrics::UNKNOWN_SITE, |s| s.host.as_str()),
+                upstream_status: ctx.upstream_status,
+                user: ctx.user.as_deref().map(|u| u.user_id.as_str()),
+                client_ip: ctx.client_ip,
+            });
+        }
+        // Counted after the log line, so a request seen in the metrics is in the log.
+        app.telemetry
+            .requests
+            .request(ctx.site, ctx.route, status, took);
     }
 }

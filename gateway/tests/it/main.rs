@@ -1,3 +1,5 @@
-//! The `sekisho` binary: config checking, policy explain, user management, the demo.
+//! The `sekisho` binary: config checking, policy explain, user management, the demo,
+//! and `run` with JSON logs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod cli;
+mod logs;

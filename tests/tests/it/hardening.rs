@@ -237,7 +237,9 @@ fn health_and_metrics_on_the_admin_listener() {
             count = metrics
                 .lines()
                 .find(|l| {
-                    l.starts_with("sekisho_requests_total{action=\"deny\",status_class=\"4xx\"}")
+                    l.starts_with(
+                        "sekisho_requests_total{action=\"deny\",site=\"127.0.0.1\",status_class=\"4xx\"}",
+                    )
                 })
                 .and_then(|l| l.rsplit(' ').next()?.parse().ok())
                 .unwrap_or(0);

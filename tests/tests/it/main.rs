@@ -11,6 +11,7 @@ mod help;
 mod journeys;
 mod lockout;
 mod logs;
+mod metrics;
 mod mfa;
 mod recovery;
 mod rollout;
