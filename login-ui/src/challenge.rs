@@ -126,16 +126,6 @@ pub(crate) fn mask_phone(phone: &str) -> String {
     format!("••• {tail}")
 }
 
-fn user_agent(r: &Req) -> Option<&str> {
-    r.headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-}
-
-fn client_ip(r: &Req) -> Option<String> {
-    r.client.as_ref().map(|c| c.ip.to_string())
-}
-
 pub(crate) fn event(
     r: &Req,
     s: &Session,
@@ -144,9 +134,7 @@ pub(crate) fn event(
     ok: bool,
     reason: Reason,
 ) -> AuthEvent {
-    AuthEvent::new(now, kind, ok, reason)
-        .user(&s.user_id, &s.email)
-        .client(client_ip(r).as_deref(), user_agent(r))
+    r.event(now, kind, ok, reason).user(&s.user_id, &s.email)
 }
 
 /// After a correct password: a full session, or a partial one that owes the second
@@ -206,8 +194,8 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
             level,
             method,
             enrolment_due,
-            client_ip(r),
-            user_agent(r),
+            r.client_ip(),
+            r.user_agent(),
         )
         .await
     {
@@ -662,7 +650,7 @@ pub(crate) async fn elevate(
     if trust {
         match ctx
             .mfa
-            .trust_device(&session.user_id, user_agent(r), client_ip(r).as_deref())
+            .trust_device(&session.user_id, r.user_agent(), r.client_ip().as_deref())
             .await
         {
             Ok(Some((token, expires_at))) => {

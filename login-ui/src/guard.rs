@@ -36,9 +36,7 @@ pub(crate) fn unknown_account(email: &str) -> String {
 }
 
 fn client_ip(r: &Req) -> String {
-    r.client
-        .as_ref()
-        .map_or_else(|| "unknown".to_string(), |c| c.ip.to_string())
+    r.client_ip().unwrap_or_else(|| "unknown".to_string())
 }
 
 pub(crate) async fn admit(

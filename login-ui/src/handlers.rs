@@ -87,6 +87,21 @@ impl Req {
             .into_response()
     }
 
+    pub(crate) fn user_agent(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    pub(crate) fn client_ip(&self) -> Option<String> {
+        self.client.as_ref().map(|c| c.ip.to_string())
+    }
+
+    /// An auth event carrying this request's client address and browser.
+    pub(crate) fn event(&self, now: i64, kind: EventKind, ok: bool, reason: Reason) -> AuthEvent {
+        AuthEvent::new(now, kind, ok, reason).client(self.client_ip().as_deref(), self.user_agent())
+    }
+
     pub(crate) fn from_parts(ctx: &UiContext, parts: http::request::Parts) -> Self {
         let client = parts.extensions.get::<ClientInfo>().cloned();
         Self::new(ctx, parts.headers, parts.uri, client)
@@ -424,12 +439,7 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
 }
 
 fn password_event(ctx: &UiContext, r: &Req, reason: Reason) -> AuthEvent {
-    AuthEvent::new(ctx.mfa.now(), EventKind::Password, false, reason).client(
-        r.client.as_ref().map(|c| c.ip.to_string()).as_deref(),
-        r.headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok()),
-    )
+    r.event(ctx.mfa.now(), EventKind::Password, false, reason)
 }
 
 /// `GET {prefix}logout`: a confirmation form (sign-out is a POST, so links cannot do it).

@@ -8,7 +8,7 @@ use crate::UiContext;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use sekisho_auth::Limited;
 use sekisho_config::RateLimitSettings;
@@ -45,7 +45,7 @@ impl PostLimiter {
             self.limiter.retain_recent();
         }
         self.limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(self.limiter.clock().now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
     }

@@ -66,14 +66,8 @@ fn notice(
 }
 
 fn recovery_event(ctx: &UiContext, r: &Req, user: &User, reason: Reason) -> AuthEvent {
-    AuthEvent::new(ctx.mfa.now(), EventKind::Recovery, true, reason)
+    r.event(ctx.mfa.now(), EventKind::Recovery, true, reason)
         .user(&user.id, user.email.as_str())
-        .client(
-            r.client.as_ref().map(|c| c.ip.to_string()).as_deref(),
-            r.headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
-        )
 }
 
 /// `GET {prefix}password/forgot`.

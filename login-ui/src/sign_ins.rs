@@ -61,12 +61,7 @@ pub(crate) async fn completed(
     let token = crate::cookies::find(&r.headers, &ctx.config.browser_cookie)
         .filter(|v| well_formed(v))
         .map_or_else(|| sekisho_auth::random_token(32), str::to_string);
-    let browser = ua_summary(
-        r.headers
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    );
+    let browser = ua_summary(r.user_agent().unwrap_or(""));
     let ip = r.client.as_ref().map(|c| c.ip);
     let at = ctx.mfa.now();
     let row = NewSignIn {

@@ -446,3 +446,25 @@ pub fn location_param(resp: &reqwest::Response, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// Waits (up to 10 s) until `n` received mails satisfy `want`; returns them in order
+/// of arrival. Other mails (security notices sent in the background) may come between.
+pub fn wait_for_mails(
+    gw: &TestGateway,
+    n: usize,
+    want: impl Fn(&sekisho_testkit::ReceivedMail) -> bool,
+) -> Vec<sekisho_testkit::ReceivedMail> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found: Vec<_> = gw.mail.messages().into_iter().filter(|m| want(m)).collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "only {} of {n} awaited mails arrived",
+            found.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

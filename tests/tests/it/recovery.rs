@@ -11,29 +11,14 @@ const NEW_PASSWORD: &str = "ferry cobalt mango drizzle";
 
 /// The link in the `nth` (1-based) "Reset your password" mail, once it arrived.
 fn reset_link(gw: &TestGateway, nth: usize) -> String {
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let resets: Vec<String> = gw
-            .mail
-            .messages()
-            .iter()
-            .filter(|m| m.subject() == "[Sekisho] Reset your password")
-            .map(|m| m.text())
-            .collect();
-        if let Some(text) = resets.get(nth - 1) {
-            return text
-                .lines()
-                .map(str::trim)
-                .find(|l| l.contains("/_sekisho/password/reset?token="))
-                .expect("a link")
-                .to_string();
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "reset mail {nth} never came"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let resets = wait_for_mails(gw, nth, |m| m.subject() == "[Sekisho] Reset your password");
+    resets[nth - 1]
+        .text()
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("/_sekisho/password/reset?token="))
+        .expect("a link")
+        .to_string()
 }
 
 async fn ask_for_link(c: &reqwest::Client, gw: &TestGateway, email: &str) -> String {
