@@ -168,6 +168,29 @@ impl AccountStore {
         crate::events::EventLog::new(self.pool.clone())
     }
 
+    /// MFA reset requests (four eyes) and their execution.
+    pub fn resets(&self) -> crate::resets::ResetRequests {
+        crate::resets::ResetRequests::new(self.pool.clone())
+    }
+
+    /// The links executed resets e-mail.
+    pub fn reenrol_links(&self) -> crate::reenrol::ReenrolLinks {
+        crate::reenrol::ReenrolLinks::new(self.pool.clone())
+    }
+
+    pub fn bulk_jobs(&self) -> crate::bulk::BulkJobs {
+        crate::bulk::BulkJobs::new(self.pool.clone())
+    }
+
+    /// The admin console's user search.
+    pub fn directory(&self) -> crate::directory::Directory {
+        crate::directory::Directory::new(self.pool.clone())
+    }
+
+    pub fn suspensions(&self) -> crate::suspensions::Suspensions {
+        crate::suspensions::Suspensions::new(self.pool.clone())
+    }
+
     pub async fn ping(&self) -> Result<(), AuthError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -34,6 +34,8 @@ pub enum Reason {
     EnrolmentAbandoned,
     ResetLinkSent,
     PasswordReset,
+    /// Sign-in refused: an administrator suspended a group the user is in.
+    Suspended,
 }
 
 impl Reason {
@@ -64,6 +66,7 @@ impl Reason {
             Reason::EnrolmentAbandoned => "enrolment_abandoned",
             Reason::ResetLinkSent => "reset_link_sent",
             Reason::PasswordReset => "password_reset",
+            Reason::Suspended => "suspended",
         }
     }
 }

@@ -13,8 +13,10 @@
 //! Time is always passed in (see [`clock`]) so tests can fix it.
 
 pub mod account;
+pub mod bulk;
 pub mod clock;
 pub mod counters;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod factors;
@@ -23,17 +25,22 @@ pub mod mfa;
 pub mod mfa_service;
 pub mod password;
 pub mod recovery;
+pub mod reenrol;
+pub mod resets;
 pub mod rollout;
 pub mod session;
 pub mod sign_ins;
+pub mod suspensions;
 pub mod telemetry;
 #[cfg(test)]
 mod testdb;
 mod token;
 
 pub use account::{AccountStore, Email, NewUser, User};
+pub use bulk::{BulkJob, BulkJobs, BulkResult, Selector};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
+pub use directory::{Directory, LastSignIn, MfaFilter, SearchError, UserQuery, UserSummary};
 pub use error::{AuthError, StoreError};
 pub use events::{AuthEvent, EventKind, EventLog, Reason};
 pub use factors::{Enrollment, FactorStore, MfaMethod, SealedTotp, TrustedDevice};
@@ -44,11 +51,17 @@ pub use mfa_service::{
 };
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
 pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken, Weakness};
+pub use reenrol::{IssuedLink, LinkInProgress, LinkStatus, LinkToken, ReenrolLinks, ValidLink};
+pub use resets::{
+    Actor, Executed, NewResetRequest, RequestQuery, RequestState, ResetError, ResetRequest,
+    ResetRequests, ResetScope, Urgency,
+};
 pub use rollout::{Adoption, AdoptionRow, NoticeState, RolloutRow, RolloutStore, UnenrolledUser};
 pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
     SessionService, SessionStore, SessionTimeouts,
 };
 pub use sign_ins::{NewSignIn, Novelty, SignInHistory, SignInMethod, SignInRow};
+pub use suspensions::{Suspension, Suspensions};
 pub use telemetry::{Limited, SessionEnd, Silent, Telemetry};
 pub use token::{constant_time_eq, random_token};

@@ -154,6 +154,18 @@ impl Lockout {
         Ok(until.filter(|u| *u > now))
     }
 
+    /// Until when the whole account is locked, if it is (the admin console's status;
+    /// per-address pair locks are lifted by [`Self::unlock`] too but not listed).
+    pub async fn account_locked_until(
+        &self,
+        account: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let epoch = self.epoch(account).await?;
+        self.locked_until(&Self::subject(Scope::Account, account, epoch, ""), now)
+            .await
+    }
+
     /// Before checking a credential: refuses while a scope is locked, and spends one
     /// of the pair's attempts (atomically) otherwise.
     pub async fn admit(&self, account: &str, ip: &str, now: i64) -> Result<Gate, StoreError> {

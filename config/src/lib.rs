@@ -6,6 +6,7 @@
 //! Apart from reading the config file and `*_FILE` secrets, this crate does no I/O.
 
 mod abuse;
+mod admin;
 mod enrollment;
 mod error;
 mod load;

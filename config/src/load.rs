@@ -138,6 +138,7 @@ impl Validator<'_> {
         let rate_limit = self.rate_limit(f.rate_limit)?;
         let sign_in = self.sign_in(f.sign_in)?;
         let log = self.log(f.log)?;
+        let admin = self.admin(f.admin)?;
         Ok(Settings {
             source: self.source.to_string(),
             server,
@@ -167,6 +168,7 @@ impl Validator<'_> {
             rate_limit,
             sign_in,
             log,
+            admin,
         })
     }
 

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use crate::abuse::{LockoutSettings, RateLimitSettings};
+pub use crate::admin::{AdminRole, AdminSettings};
 pub use crate::enrollment::{Deadline, EnrollmentMode, EnrollmentRuleSettings, RolloutSettings};
 pub use crate::notify::{
     EmailSettings, EmailTransport, SmsBody, SmsMethod, SmsProvider, SmsSettings, SmtpSecurity,
@@ -50,6 +51,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     /// `[sign_in]`: new-browser/new-network notices and the history kept.
     pub sign_in: SignInSettings,
+    /// `[admin]`: console roles, privileged accounts, reset request and link lifetimes.
+    pub admin: AdminSettings,
     /// `[log]`: text or JSON, the access log, the level.
     pub log: LogSettings,
 }
@@ -214,4 +217,32 @@ pub struct RuleSettings {
     pub trusted_device: bool,
     /// Factors accepted by a `two_factor` rule.
     pub mfa_methods: FactorSet,
+}
+
+impl Settings {
+    /// Where links in e-mails point when no browser request tells the host (reminders,
+    /// the command line, background jobs): the first site with a concrete host. When
+    /// that host is the listener's own loopback or unspecified address (the demo,
+    /// development) browsers reach the listener directly, so its port is added.
+    /// `None` when every site is a wildcard.
+    pub fn public_base(&self) -> Option<String> {
+        let site = self.sites.iter().find(|x| !x.host.starts_with("*."))?;
+        let secure = self
+            .cookie
+            .is_secure(&self.server.listen, self.server.dev_mode);
+        let scheme = site
+            .scheme
+            .clone()
+            .unwrap_or_else(|| if secure { "https" } else { "http" }.to_string());
+        let direct = site.host == "localhost"
+            || site
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() || ip == self.server.listen.ip());
+        Some(if direct {
+            format!("{scheme}://{}:{}", site.host, self.server.listen.port())
+        } else {
+            format!("{scheme}://{}", site.host)
+        })
+    }
 }

@@ -54,6 +54,8 @@ pub struct FileConfig {
     pub sign_in: crate::sign_in::SignInSection,
     #[serde(default)]
     pub log: crate::observability::LogSection,
+    #[serde(default)]
+    pub admin: crate::admin::AdminSection,
 }
 
 #[derive(Debug, Deserialize)]

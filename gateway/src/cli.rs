@@ -1,4 +1,6 @@
 //! The `sekisho` command line.
+mod mfa;
+
 use crate::app::App;
 use crate::report::{ExplainRequest, ReportFormat};
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Second-factor administration.
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
     /// Keys that protect secrets at rest.
     Keys {
         #[command(subcommand)]
@@ -85,6 +92,25 @@ enum Command {
     HashPassword {
         #[arg(long, short, env = "SEKISHO_CONFIG")]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MfaCommand {
+    /// Reset a user's second factors now (audited with actor `cli`): removes the
+    /// scoped factors and trusted browsers, ends sessions, and e-mails the user a
+    /// single-use link to enrol again.
+    Reset {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        email: String,
+        /// full | totp | backup_codes
+        #[arg(long)]
+        scope: String,
+        /// Why, and how the user's identity was checked (at least 50 characters).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -237,6 +263,15 @@ pub fn main() -> ExitCode {
                 },
         } => report_adoption(&config, format, days),
         Command::User { command } => user(command),
+        Command::Mfa {
+            command:
+                MfaCommand::Reset {
+                    config,
+                    email,
+                    scope,
+                    reason,
+                },
+        } => load(&config).and_then(|s| mfa::reset(s, &email, &scope, &reason)),
         Command::Keys {
             command: KeysCommand::Rotate(c),
         } => rotate_keys(&c),

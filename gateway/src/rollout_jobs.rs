@@ -83,29 +83,13 @@ pub fn due_notices(rule: &EnrollmentRuleSettings, now: UnixTime) -> Option<DueNo
     })
 }
 
-/// Where the reminder sends people: the wizard on the first site with a concrete host.
-/// When that host is the listener's own loopback or unspecified address (the demo,
-/// development) browsers reach the listener directly, so its port is added.
+/// Where the reminder sends people: the wizard, on [`Settings::public_base`].
 pub fn enrol_link(s: &Settings) -> String {
-    let path = format!("{}enroll/start", s.ui.prefix);
-    let Some(site) = s.sites.iter().find(|x| !x.host.starts_with("*.")) else {
-        return path;
-    };
-    let secure = s.cookie.is_secure(&s.server.listen, s.server.dev_mode);
-    let scheme = site
-        .scheme
-        .clone()
-        .unwrap_or_else(|| if secure { "https" } else { "http" }.to_string());
-    let direct = site.host == "localhost"
-        || site
-            .host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback() || ip == s.server.listen.ip());
-    if direct {
-        format!("{scheme}://{}:{}{path}", site.host, s.server.listen.port())
-    } else {
-        format!("{scheme}://{}{path}", site.host)
-    }
+    format!(
+        "{}{}enroll/start",
+        s.public_base().unwrap_or_default(),
+        s.ui.prefix
+    )
 }
 
 /// The rollout jobs of one gateway.

@@ -11,7 +11,7 @@ use crate::handlers::Req;
 use crate::UiContext;
 use axum::response::Response;
 use http::HeaderValue;
-use sekisho_auth::{lockout, Gate, Limited, Lockout, NewLock, Scope, StoreError};
+use sekisho_auth::{lockout, AuditAction, Gate, Limited, Lockout, NewAuditEntry, NewLock, Scope, StoreError};
 use sekisho_config::Lang;
 use sekisho_notify::Notice;
 
@@ -91,6 +91,24 @@ pub(crate) async fn failed(
             until = lock.until,
             "sign-in lock started"
         );
+    }
+    for lock in &locks {
+        // Account locks name the user; address locks the address (spraying).
+        let target = match (lock.scope, user) {
+            (Scope::Ip, _) => a.ip.clone(),
+            (_, Some((email, _))) => email.to_string(),
+            (_, None) => "unknown account".to_string(),
+        };
+        let entry = NewAuditEntry::new("system", "system", AuditAction::AccountLocked)
+            .target(&target)
+            .ip(Some(&a.ip))
+            .detail(&[
+                ("scope", lock.scope.as_str().to_string()),
+                ("until", lock.until.to_string()),
+            ]);
+        if let Err(e) = ctx.accounts.audit().append(entry, now).await {
+            tracing::error!(error = %e, "AUDIT LOG WRITE FAILED");
+        }
     }
     let account_lock = locks.iter().find(|l| l.scope == Scope::Account);
     if let (Some(lock), Some((email, name))) = (account_lock, user) {

@@ -404,7 +404,20 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
     let user = match (verified, user) {
         (true, Some(u)) => {
             crate::guard::succeeded(&ctx, attempt).await;
-            u
+            match ctx.accounts.suspensions().blocking(&u.groups).await {
+                Ok(None) => u,
+                Ok(Some(group)) => {
+                    let e = password_event(&ctx, &r, Reason::Suspended)
+                        .user(&u.id, u.email.as_str())
+                        .detail(format!("group={group}"));
+                    ctx.mfa.record(e).await;
+                    return login_page(&ctx, &r, &rd, email_raw, Some(t.suspended), StatusCode::FORBIDDEN);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, request_id = %r.request_id(), "suspension check failed");
+                    return r.error(&ctx, ErrorKind::Unavailable);
+                }
+            }
         }
         (_, found) => {
             let reason = match &found {

@@ -9,10 +9,12 @@ mod enroll;
 mod help;
 mod mfa;
 mod recovery;
+mod reenrol;
 pub use enroll::{enroll_texts, long_date, EnrollTexts};
 pub use help::{help_texts, HelpEntryTexts, HelpTexts};
 pub use mfa::{fill, mfa_texts, MfaTexts};
 pub use recovery::{recovery_texts, RecoveryTexts};
+pub use reenrol::{reenrol_texts, ReenrolTexts};
 mod sign_ins;
 pub use sign_ins::{sign_in_texts, SignInTexts};
 
@@ -30,6 +32,7 @@ pub struct Texts {
     pub bad_credentials: &'static str,
     /// `{wait}`: "3 minutes" / "3分".
     pub locked: &'static str,
+    pub suspended: &'static str,
     pub form_expired: &'static str,
     pub email_required: &'static str,
     pub signed_in_title: &'static str,
@@ -81,6 +84,7 @@ static EN: Texts = Texts {
     sign_in_button: "Sign in",
     bad_credentials: "The email address or password is incorrect.",
     locked: "Too many failed attempts. For your security, signing in is paused. Try again in {wait}.",
+    suspended: "Sign-in is suspended for your group at the moment. Contact your administrator.",
     form_expired: "This form expired. Please sign in again.",
     email_required: "Enter your email address and password.",
     signed_in_title: "You are signed in",
@@ -132,6 +136,7 @@ static JA: Texts = Texts {
     sign_in_button: "サインイン",
     bad_credentials: "メールアドレスまたはパスワードが正しくありません。",
     locked: "失敗が続いたため、安全のためサインインを一時停止しています。{wait}後にもう一度お試しください。",
+    suspended: "現在、あなたのグループのサインインは停止されています。管理者にご連絡ください。",
     form_expired: "フォームの有効期限が切れました。もう一度サインインしてください。",
     email_required: "メールアドレスとパスワードを入力してください。",
     signed_in_title: "サインインしています",

@@ -8,6 +8,7 @@
 //! `Cache-Control: no-store`; every form carries a CSRF token and has its `Origin`
 //! checked.
 
+mod admin;
 mod challenge;
 pub mod cookies;
 pub mod csrf;
@@ -22,6 +23,7 @@ mod mfa_views;
 pub mod nudges;
 pub mod pages;
 mod recovery;
+mod reenrol;
 pub mod redirect;
 mod settings;
 mod sign_ins;
@@ -31,7 +33,7 @@ use axum::Router;
 use http::{HeaderMap, HeaderValue};
 use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, ResetLinks, SessionService};
 use sekisho_config::{
-    Lang, LockoutSettings, RateLimitSettings, Settings, SignInSettings, Site, SupportSettings,
+    AdminSettings, Lang, LockoutSettings, RateLimitSettings, Settings, SignInSettings, Site, SupportSettings,
 };
 use sekisho_notify::Notifier;
 use sekisho_policy::Rollout;
@@ -39,6 +41,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+pub use admin::{reset_mfa_from_cli, CliReset};
 pub use nudges::{NudgeCounters, NudgeKind, NudgeOutcome};
 pub use pages::ErrorKind;
 
@@ -92,6 +95,10 @@ pub struct UiConfig {
     pub password_min_length: usize,
     /// `[sign_in]`: new-sign-in notices and the history kept.
     pub sign_in: SignInSettings,
+    /// `[admin]`: console roles, privileged accounts, request and link lifetimes.
+    pub admin: AdminSettings,
+    /// Scheme and host of links in e-mails sent without a browser request.
+    pub public_base: Option<String>,
 }
 
 impl UiConfig {
@@ -126,6 +133,8 @@ impl UiConfig {
             reset_link_ttl: s.password.reset_link_ttl,
             password_min_length: s.password.min_length,
             sign_in: s.sign_in,
+            admin: s.admin.clone(),
+            public_base: s.public_base(),
         }
     }
 }
@@ -238,7 +247,7 @@ impl UiContext {
 pub fn router(ctx: Arc<UiContext>) -> Router {
     let p = ctx.config.prefix.clone();
     let bare = p.trim_end_matches('/').to_string();
-    Router::new()
+    admin::routes(Router::new(), &p)
         .route(&p, get(handlers::account))
         .route(&bare, get(handlers::to_prefix))
         .route(
@@ -258,6 +267,10 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
         .route(
             &format!("{p}password/reset"),
             get(recovery::reset_form).post(recovery::reset_submit),
+        )
+        .route(
+            &format!("{p}reenrol"),
+            get(reenrol::form).post(reenrol::submit),
         )
         .route(&format!("{p}mfa"), get(challenge::challenge_form))
         .route(&format!("{p}mfa/send"), post(challenge::send_code))

@@ -18,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::StatusCode;
 use sekisho_auth::{
-    AuthLevel, CodeChannel, CodeOutcome, Enrollment, EventKind, MfaMethod, Reason, Session,
+    AuditAction, NewAuditEntry, AuthLevel, CodeChannel, CodeOutcome, Enrollment, EventKind, MfaMethod, Reason, Session,
     SessionKey,
 };
 use sekisho_config::Factor;
@@ -85,9 +85,31 @@ pub(crate) async fn ready(ctx: &UiContext, req: Request, post: bool) -> Result<R
 
 impl Ready {
     /// Records a change the user made successfully.
+    /// Also the audit log's "MFA changes"; a new factor or new backup codes finish a
+    /// re-enrolment link in progress.
     async fn record_ok(&self, ctx: &UiContext, kind: EventKind, reason: Reason, method: MfaMethod) {
         let e = event(&self.r, &self.session, ctx.mfa.now(), kind, true, reason).method(method);
         ctx.mfa.record(e).await;
+        let action = match reason {
+            Reason::Enrolled => Some(AuditAction::MfaEnrolled),
+            Reason::Removed => Some(AuditAction::MfaRemoved),
+            Reason::Regenerated => Some(AuditAction::BackupCodesRegenerated),
+            Reason::Revoked => Some(AuditAction::DeviceRevoked),
+            _ => None,
+        };
+        if let Some(action) = action {
+            let entry = NewAuditEntry::new(&self.session.email, "user", action)
+                .target(&self.session.email)
+                .ip(self.r.client_ip().as_deref())
+                .request_id(&self.r.request_id())
+                .detail(&[("method", method.as_str().to_string())]);
+            if let Err(e) = ctx.accounts.audit().append(entry, ctx.mfa.now()).await {
+                tracing::error!(error = %e, action = action.as_str(), "AUDIT LOG WRITE FAILED");
+            }
+        }
+        if matches!(reason, Reason::Enrolled | Reason::Regenerated) {
+            crate::reenrol::finish_for(ctx, &self.r, &self.session.user_id).await;
+        }
     }
 }
 

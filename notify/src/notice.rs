@@ -41,6 +41,15 @@ pub enum Notice<'a> {
     },
     /// Security notice: the password was changed (by the user through a reset link).
     PasswordChanged,
+    /// An administrator reset the user's two-step verification: the single-use link
+    /// to set it up again, and until when it works.
+    ReenrolLink {
+        link: &'a str,
+        /// e.g. `2027-01-15 09:30 UTC`.
+        valid_until: &'a str,
+        /// The reset request's id, to quote to the helpdesk.
+        request_id: &'a str,
+    },
     /// Security notice: too many failed sign-ins locked the account for a while.
     AccountLocked {
         /// Whole minutes until sign-in works again, at least 1.
@@ -95,6 +104,7 @@ impl Notice<'_> {
             Notice::AccountLocked { .. } => "account_locked",
             Notice::PasswordResetLink { .. } => "password_reset_link",
             Notice::PasswordChanged => "password_changed",
+            Notice::ReenrolLink { .. } => "reenrol_link",
             Notice::NewSignIn { .. } => "new_sign_in",
         }
     }
@@ -219,6 +229,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::En, Notice::AccountLocked { .. }) => "Sign-in paused after failed attempts",
         (Lang::En, Notice::PasswordResetLink { .. }) => "Reset your password",
         (Lang::En, Notice::PasswordChanged) => "Your password was changed",
+        (Lang::En, Notice::ReenrolLink { .. }) => "Set up two-step verification again",
         (Lang::En, Notice::NewSignIn { .. }) => "New sign-in to your account",
         (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
         (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
@@ -229,6 +240,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::Ja, Notice::AccountLocked { .. }) => "サインインが一時的に停止されました",
         (Lang::Ja, Notice::PasswordResetLink { .. }) => "パスワードの再設定",
         (Lang::Ja, Notice::PasswordChanged) => "パスワードが変更されました",
+        (Lang::Ja, Notice::ReenrolLink { .. }) => "2段階認証の再設定",
         (Lang::Ja, Notice::NewSignIn { .. }) => "アカウントへの新しいサインインがありました",
     })
 }
@@ -346,6 +358,13 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 format!("The password of your {brand} account was just changed with a reset link. You were signed out everywhere, and remembered browsers were forgotten."),
                 EN_NOT_YOU.to_string(),
         ],
+        Notice::ReenrolLink { link, valid_until, request_id } => vec![
+                format!("An administrator reset the two-step verification of your {brand} account (request {request_id}). You were signed out everywhere, and remembered browsers were forgotten."),
+                "To set it up again, open this link, enter your password, and add an authenticator app or another method:".to_string(),
+                format!("    {link}"),
+                format!("The link works once, until {valid_until}. If it has expired, ask your helpdesk for a new one."),
+                "If you did not ask for this, tell your administrator at once.".to_string(),
+        ],
         Notice::NewSignIn { .. } => new_sign_in(notice, Lang::En, brand),
     }
 }
@@ -429,6 +448,13 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
         Notice::PasswordChanged => vec![
                 format!("{brand} のアカウントのパスワードが、再設定リンクから変更されました。すべての端末からサインアウトし、記憶されたブラウザーも解除しました。"),
                 JA_NOT_YOU.to_string(),
+        ],
+        Notice::ReenrolLink { link, valid_until, request_id } => vec![
+                format!("管理者が {brand} のアカウントの2段階認証をリセットしました（申請番号 {request_id}）。すべての端末からサインアウトし、記憶されたブラウザーも解除しました。"),
+                "次のリンクを開き、パスワードを入力してから、認証アプリなどの方法をもう一度設定してください。".to_string(),
+                format!("    {link}"),
+                format!("このリンクは {valid_until} まで、1回だけ使えます。期限が切れた場合は、ヘルプデスクに新しいリンクを依頼してください。"),
+                "お心当たりがない場合は、すぐに管理者にご連絡ください。".to_string(),
         ],
         Notice::NewSignIn { .. } => new_sign_in(notice, Lang::Ja, brand),
     }

@@ -7,7 +7,12 @@ const APRIL_FIRST: CalendarDate = CalendarDate {
 };
 const ENROL_LINK: &str = "https://app.example.com/_sekisho/enroll/start";
 
-const ALL: [Notice<'static>; 11] = [
+const ALL: [Notice<'static>; 12] = [
+    Notice::ReenrolLink {
+        link: "https://example.com/_sekisho/reenrol?token=abc",
+        valid_until: "2027-01-15 09:30 UTC",
+        request_id: "RR-1",
+    },
     Notice::SignInCode {
         code: "482913",
         valid_minutes: 10,
