@@ -11,7 +11,9 @@ use crate::handlers::Req;
 use crate::UiContext;
 use axum::response::Response;
 use http::HeaderValue;
-use sekisho_auth::{lockout, AuditAction, Gate, Limited, Lockout, NewAuditEntry, NewLock, Scope, StoreError};
+use sekisho_auth::{
+    lockout, AuditAction, Gate, Limited, Lockout, NewAuditEntry, NewLock, Scope, StoreError,
+};
 use sekisho_config::Lang;
 use sekisho_notify::Notice;
 

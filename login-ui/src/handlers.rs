@@ -411,7 +411,14 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
                         .user(&u.id, u.email.as_str())
                         .detail(format!("group={group}"));
                     ctx.mfa.record(e).await;
-                    return login_page(&ctx, &r, &rd, email_raw, Some(t.suspended), StatusCode::FORBIDDEN);
+                    return login_page(
+                        &ctx,
+                        &r,
+                        &rd,
+                        email_raw,
+                        Some(t.suspended),
+                        StatusCode::FORBIDDEN,
+                    );
                 }
                 Err(e) => {
                     tracing::error!(error = %e, request_id = %r.request_id(), "suspension check failed");

@@ -23,8 +23,8 @@ mod mfa_views;
 pub mod nudges;
 pub mod pages;
 mod recovery;
-mod reenrol;
 pub mod redirect;
+mod reenrol;
 mod settings;
 mod sign_ins;
 
@@ -33,7 +33,8 @@ use axum::Router;
 use http::{HeaderMap, HeaderValue};
 use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, ResetLinks, SessionService};
 use sekisho_config::{
-    AdminSettings, Lang, LockoutSettings, RateLimitSettings, Settings, SignInSettings, Site, SupportSettings,
+    AdminSettings, Lang, LockoutSettings, RateLimitSettings, Settings, SignInSettings, Site,
+    SupportSettings,
 };
 use sekisho_notify::Notifier;
 use sekisho_policy::Rollout;

@@ -18,9 +18,10 @@ use askama::Template;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::StatusCode;
+use sekisho_auth::session::SessionSubject;
 use sekisho_auth::{
-    AuditAction, AuthError, AuthLevel, EventKind, Executed, LinkStatus, NewAuditEntry, Reason,
-    SessionSubject, User,
+    AuditAction, AuthError, AuthLevel, EventKind, Executed, LinkStatus, NewAuditEntry,
+    PasswordInput, Reason, User,
 };
 use sekisho_notify::{Notice, Recipient};
 
@@ -36,7 +37,15 @@ struct ReenrolPage<'a> {
     gone: Option<&'a str>,
 }
 
-fn page(ctx: &UiContext, r: &Req, token: &str, email: &str, error: Option<&str>, gone: Option<&str>, status: StatusCode) -> Response {
+fn page(
+    ctx: &UiContext,
+    r: &Req,
+    token: &str,
+    email: &str,
+    error: Option<&str>,
+    gone: Option<&str>,
+    status: StatusCode,
+) -> Response {
     form_page(ctx, r, status, |csrf| {
         pages::render(&ReenrolPage {
             page: r.chrome(ctx),
@@ -73,7 +82,11 @@ fn masked(email: &str) -> String {
     }
 }
 
-async fn link_user(ctx: &UiContext, r: &Req, token: &str) -> Result<(sekisho_auth::ValidLink, User), Response> {
+async fn link_user(
+    ctx: &UiContext,
+    r: &Req,
+    token: &str,
+) -> Result<(sekisho_auth::ValidLink, User), Response> {
     let now = ctx.mfa.now();
     let link = match ctx.accounts.reenrol_links().find(token, now).await {
         Ok(Ok(link)) => link,
@@ -104,7 +117,15 @@ pub async fn form(State(ctx): Ctx, req: Request) -> Response {
     };
     let token = q.get("token").unwrap_or("").to_string();
     match link_user(&ctx, &r, &token).await {
-        Ok((_, user)) => page(&ctx, &r, &token, &masked(user.email.as_str()), None, None, StatusCode::OK),
+        Ok((_, user)) => page(
+            &ctx,
+            &r,
+            &token,
+            &masked(user.email.as_str()),
+            None,
+            None,
+            StatusCode::OK,
+        ),
         Err(resp) => resp,
     }
 }
@@ -137,7 +158,15 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
                 crate::i18n::texts(r.lang).locked,
                 &[("wait", &crate::guard::wait_phrase(r.lang, retry_after))],
             );
-            let resp = page(&ctx, &r, &token, &email, Some(&msg), None, StatusCode::TOO_MANY_REQUESTS);
+            let resp = page(
+                &ctx,
+                &r,
+                &token,
+                &email,
+                Some(&msg),
+                None,
+                StatusCode::TOO_MANY_REQUESTS,
+            );
             return crate::guard::with_retry_after(resp, retry_after);
         }
         Err(e) => {
@@ -145,9 +174,13 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    let password = form.get("password").unwrap_or("");
+    let password = PasswordInput::new(form.get("password").unwrap_or("").to_string());
     let now = ctx.mfa.now();
-    match ctx.hasher.verify(password, user.password_hash.as_ref()).await {
+    match ctx
+        .hasher
+        .verify(password, user.password_hash.as_ref())
+        .await
+    {
         Ok(true) => crate::guard::succeeded(&ctx, attempt).await,
         Ok(false) => {
             let e = r
@@ -155,8 +188,22 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
                 .user(&user.id, user.email.as_str())
                 .detail("reenrol".into());
             ctx.mfa.record(e).await;
-            crate::guard::failed(&ctx, attempt, Some((user.email.as_str(), &user.display_name)), r.lang).await;
-            return page(&ctx, &r, &token, &email, Some(x.wrong_password), None, StatusCode::UNAUTHORIZED);
+            crate::guard::failed(
+                &ctx,
+                attempt,
+                Some((user.email.as_str(), &user.display_name)),
+                r.lang,
+            )
+            .await;
+            return page(
+                &ctx,
+                &r,
+                &token,
+                &email,
+                Some(x.wrong_password),
+                None,
+                StatusCode::UNAUTHORIZED,
+            );
         }
         Err(AuthError::HasherBusy) => return r.error(&ctx, ErrorKind::Busy),
         Err(e) => {
@@ -166,7 +213,17 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
     }
     match ctx.accounts.suspensions().blocking(&user.groups).await {
         Ok(None) => {}
-        Ok(Some(_)) => return page(&ctx, &r, &token, &email, Some(x.suspended), None, StatusCode::FORBIDDEN),
+        Ok(Some(_)) => {
+            return page(
+                &ctx,
+                &r,
+                &token,
+                &email,
+                Some(x.suspended),
+                None,
+                StatusCode::FORBIDDEN,
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "suspension check failed");
             return r.error(&ctx, ErrorKind::Unavailable);
@@ -195,8 +252,16 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
         credential_version: user.credential_version,
     };
     // Factors left (a partial reset): prove one first. None: enrol before anything.
-    let (level, due) = if enrolled { (AuthLevel::Partial, false) } else { (AuthLevel::Password, true) };
-    let (id, _) = match ctx.sessions.start_with(who, level, None, due, r.client_ip(), r.user_agent()).await {
+    let (level, due) = if enrolled {
+        (AuthLevel::Partial, false)
+    } else {
+        (AuthLevel::Password, true)
+    };
+    let (id, _) = match ctx
+        .sessions
+        .start_with(who, level, None, due, r.client_ip(), r.user_agent())
+        .await
+    {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
@@ -206,9 +271,19 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
     let e = r
         .event(now, EventKind::Recovery, true, Reason::Ok)
         .user(&user.id, user.email.as_str())
-        .detail(format!("reenrol request={}", started.request_id.as_deref().unwrap_or("-")));
+        .detail(format!(
+            "reenrol request={}",
+            started.request_id.as_deref().unwrap_or("-")
+        ));
     ctx.mfa.record(e).await;
-    user_audit(&ctx, &r, &user, AuditAction::ReenrolStarted, started.request_id.as_deref()).await;
+    user_audit(
+        &ctx,
+        &r,
+        &user,
+        AuditAction::ReenrolStarted,
+        started.request_id.as_deref(),
+    )
+    .await;
     let settings = format!("{}settings", ctx.config.prefix);
     let location = if enrolled {
         format!("{}mfa?rd={}", ctx.config.prefix, enc(&settings))
@@ -216,12 +291,25 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
         format!("{}enroll/start?rd={}", ctx.config.prefix, enc(&settings))
     };
     let mut resp = see_other(&location);
-    add_cookie(&mut resp, &base_cookie(&ctx, &ctx.config.session_cookie, id.as_cookie_value().to_string()));
+    add_cookie(
+        &mut resp,
+        &base_cookie(
+            &ctx,
+            &ctx.config.session_cookie,
+            id.as_cookie_value().to_string(),
+        ),
+    );
     resp
 }
 
 /// An audit entry for something the user did themselves.
-pub(crate) async fn user_audit(ctx: &UiContext, r: &Req, user: &User, action: AuditAction, request: Option<&str>) {
+pub(crate) async fn user_audit(
+    ctx: &UiContext,
+    r: &Req,
+    user: &User,
+    action: AuditAction,
+    request: Option<&str>,
+) {
     let mut detail = Vec::new();
     if let Some(id) = request {
         detail.push(("request", id.to_string()));
@@ -252,7 +340,14 @@ pub(crate) async fn finish_for(ctx: &UiContext, r: &Req, user_id: &str) {
     match started.consume(&links, ctx.mfa.now()).await {
         Ok(true) => {
             if let Ok(Some(user)) = ctx.accounts.find_by_id(user_id).await {
-                user_audit(ctx, r, &user, AuditAction::ReenrolCompleted, request.as_deref()).await;
+                user_audit(
+                    ctx,
+                    r,
+                    &user,
+                    AuditAction::ReenrolCompleted,
+                    request.as_deref(),
+                )
+                .await;
             }
         }
         Ok(false) => {}
@@ -275,12 +370,21 @@ fn mail_base(ctx: &UiContext, host: Option<&str>, scheme: &str) -> Option<String
 /// E-mails the link of an executed reset. `host` is the admin's request host when it
 /// is a configured site; otherwise (command line, bulk job) the first site. Returns
 /// whether the mail was handed to the transport.
-pub(crate) async fn mail_link(ctx: &UiContext, done: &Executed, host: Option<&str>, scheme: &str) -> bool {
+pub(crate) async fn mail_link(
+    ctx: &UiContext,
+    done: &Executed,
+    host: Option<&str>,
+    scheme: &str,
+) -> bool {
     let Some(base) = mail_base(ctx, host, scheme) else {
         tracing::error!(request = %done.request.id, "no configured site to build the re-enrolment link");
         return false;
     };
-    let link = format!("{base}{}reenrol?token={}", ctx.config.prefix, done.link.token.expose());
+    let link = format!(
+        "{base}{}reenrol?token={}",
+        ctx.config.prefix,
+        done.link.token.expose()
+    );
     let Ok(Some(user)) = ctx.accounts.find_by_id(&done.request.user_id).await else {
         return false;
     };

@@ -18,8 +18,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::StatusCode;
 use sekisho_auth::{
-    AuditAction, NewAuditEntry, AuthLevel, CodeChannel, CodeOutcome, Enrollment, EventKind, MfaMethod, Reason, Session,
-    SessionKey,
+    AuditAction, AuthLevel, CodeChannel, CodeOutcome, Enrollment, EventKind, MfaMethod,
+    NewAuditEntry, Reason, Session, SessionKey,
 };
 use sekisho_config::Factor;
 use sekisho_notify::{MfaMethodName, Notice};

@@ -13,9 +13,8 @@ use crate::settings::enc;
 use crate::UiContext;
 use axum::extract::Request;
 use axum::response::Response;
-use sekisho_auth::{Actor, AuthLevel, MfaMethod, Session, SessionKey, User};
+use sekisho_auth::{Actor, AuthLevel, MfaMethod, User};
 use sekisho_config::AdminRole;
-use std::sync::Arc;
 
 /// What an action needs. The matrix is [`Perm::granted_to`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +56,6 @@ impl Perm {
 pub(crate) struct Admin {
     pub(crate) r: Req,
     pub(crate) form: Form,
-    pub(crate) key: SessionKey,
-    pub(crate) session: Arc<Session>,
     pub(crate) user: User,
     pub(crate) roles: Vec<AdminRole>,
 }
@@ -135,8 +132,12 @@ pub(crate) async fn admit(ctx: &UiContext, req: Request, post: bool) -> Result<A
     } else {
         r.here().to_string()
     };
-    let Some((key, session)) = current_session(ctx, &r).await? else {
-        return Err(see_other(&format!("{}login?rd={}", ctx.config.prefix, enc(&back))));
+    let Some((_, session)) = current_session(ctx, &r).await? else {
+        return Err(see_other(&format!(
+            "{}login?rd={}",
+            ctx.config.prefix,
+            enc(&back)
+        )));
     };
     let user = match ctx.accounts.find_by_id(&session.user_id).await {
         Ok(Some(u)) if !u.disabled && u.credential_version == session.credential_version => u,
@@ -167,13 +168,15 @@ pub(crate) async fn admit(ctx: &UiContext, req: Request, post: bool) -> Result<A
         if !enrolled {
             return Err(r.error(ctx, ErrorKind::MfaRequired));
         }
-        return Err(see_other(&format!("{}mfa?rd={}", ctx.config.prefix, enc(&back))));
+        return Err(see_other(&format!(
+            "{}mfa?rd={}",
+            ctx.config.prefix,
+            enc(&back)
+        )));
     }
     Ok(Admin {
         r,
         form,
-        key,
-        session,
         user,
         roles,
     })

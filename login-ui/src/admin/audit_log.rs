@@ -12,7 +12,8 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
-use sekisho_auth::{to_csv, to_json, AuditAction, AuditQuery};
+use sekisho_auth::audit::{to_csv, to_json};
+use sekisho_auth::{AuditAction, AuditQuery};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -27,16 +28,27 @@ fn day(s: &str, end: bool) -> Option<i64> {
 /// The query from the form, or a message saying what is wrong with it.
 fn query(a: &Admin) -> Result<AuditQuery, String> {
     let f = &a.form;
-    let text = |k: &str| f.get(k).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let text = |k: &str| {
+        f.get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let action = match text("action") {
         None => None,
         Some(x) => Some(AuditAction::parse(&x).ok_or_else(|| format!("unknown action `{x}`"))?),
     };
     let date = |k: &str, end: bool| match text(k) {
         None => Ok(None),
-        Some(v) => day(&v, end).map(Some).ok_or_else(|| format!("`{v}` is not a date (YYYY-MM-DD)")),
+        Some(v) => day(&v, end)
+            .map(Some)
+            .ok_or_else(|| format!("`{v}` is not a date (YYYY-MM-DD)")),
     };
-    let page: i64 = f.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 100_000);
+    let page: i64 = f
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
     Ok(AuditQuery {
         actor: text("actor"),
         target: text("target"),
@@ -59,11 +71,21 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     }
     let (q, error) = match query(&a) {
         Ok(q) => (q, None),
-        Err(e) => (AuditQuery { limit: PAGE_SIZE, ..Default::default() }, Some(e)),
+        Err(e) => (
+            AuditQuery {
+                limit: PAGE_SIZE,
+                ..Default::default()
+            },
+            Some(e),
+        ),
     };
     let log = ctx.accounts.audit();
-    let (entries, total, chain) = match (log.search(&q).await, log.count(&q).await, log.verify().await) {
-        (Ok(e), Ok(n), Ok(v)) => (e, n, v),
+    let (entries, total, chain) = match (
+        log.search(&q).await,
+        log.count(&q).await,
+        log.verify().await,
+    ) {
+        (Ok(e), Ok(n), Ok(v)) => (e, i64::try_from(n).unwrap_or(i64::MAX), v),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!(error = %e, "admin console: audit log unavailable");
             return a.r.error(&ctx, ErrorKind::Unavailable);
@@ -82,11 +104,14 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     let page_no = q.offset / PAGE_SIZE + 1;
     let pages_total = (total + PAGE_SIZE - 1) / PAGE_SIZE;
     let c = chrome(&ctx, &a, Section::Audit).await;
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    render_page(&ctx, &a, status, |csrf| {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render_page(&ctx, &a, status, |_| {
         pages::render(&AuditPage {
             c: &c,
-            csrf,
             error: error.as_deref(),
             actor: keep("actor"),
             target: keep("target"),
@@ -118,7 +143,8 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
             csv_href: format!("{}/audit/export?format=csv&{filters}", c.base),
             json_href: format!("{}/audit/export?format=json&{filters}", c.base),
             prev: (page_no > 1).then(|| format!("{}/audit?{filters}&page={}", c.base, page_no - 1)),
-            next: (page_no < pages_total).then(|| format!("{}/audit?{filters}&page={}", c.base, page_no + 1)),
+            next: (page_no < pages_total)
+                .then(|| format!("{}/audit?{filters}&page={}", c.base, page_no + 1)),
             page_no,
             pages_total: pages_total.max(1),
         })
@@ -153,7 +179,18 @@ pub(crate) async fn export(State(ctx): Ctx, req: Request) -> Response {
     } else {
         (to_json(&entries), "application/json")
     };
-    audit(&ctx, &a, Perm::ViewAudit, AuditAction::AuditExported, "audit log", &[("format", format.into()), ("entries", entries.len().to_string())]).await;
+    audit(
+        &ctx,
+        &a,
+        Perm::ViewAudit,
+        AuditAction::AuditExported,
+        "audit log",
+        &[
+            ("format", format.into()),
+            ("entries", entries.len().to_string()),
+        ],
+    )
+    .await;
     download(body, mime, &format!("sekisho-audit.{format}"))
 }
 
@@ -167,4 +204,3 @@ pub(crate) fn download(body: String, mime: &'static str, filename: &str) -> Resp
     }
     resp
 }
-

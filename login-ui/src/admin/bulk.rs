@@ -19,7 +19,10 @@ use sekisho_auth::{
 use std::sync::Arc;
 
 fn selector(a: &Admin) -> Option<Selector> {
-    Selector::parse(a.form.get("kind").unwrap_or(""), a.form.get("value").unwrap_or(""))
+    Selector::parse(
+        a.form.get("kind").unwrap_or(""),
+        a.form.get("value").unwrap_or(""),
+    )
 }
 
 async fn admitted(ctx: &UiContext, req: Request, post: bool) -> Result<Admin, Response> {
@@ -37,7 +40,13 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     render_form(&ctx, &a, None, Flash::default(), StatusCode::OK).await
 }
 
-async fn render_form(ctx: &UiContext, a: &Admin, preview: Option<BulkPreview>, flash: Flash, status: StatusCode) -> Response {
+async fn render_form(
+    ctx: &UiContext,
+    a: &Admin,
+    preview: Option<BulkPreview>,
+    flash: Flash,
+    status: StatusCode,
+) -> Response {
     let jobs = ctx.accounts.bulk_jobs().list(20).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "admin console: bulk jobs unavailable");
         Vec::new()
@@ -61,7 +70,13 @@ fn job_row(j: &BulkJob, base: &str) -> (String, String, String, String, String) 
         format!("{base}/bulk/job?id={}", enc(&j.id)),
         j.id.clone(),
         format!("{} {}", j.selector.kind(), j.selector.value()),
-        format!("{} of {} done, {} failed{}", j.done, j.total, j.failed, if j.finished { "" } else { " (running)" }),
+        format!(
+            "{} of {} done, {} failed{}",
+            j.done,
+            j.total,
+            j.failed,
+            if j.finished { "" } else { " (running)" }
+        ),
         when(j.created_at),
     )
 }
@@ -72,7 +87,10 @@ pub(crate) async fn preview(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let (Some(sel), Some(scope)) = (selector(&a), a.form.get("scope").and_then(ResetScope::parse)) else {
+    let (Some(sel), Some(scope)) = (
+        selector(&a),
+        a.form.get("scope").and_then(ResetScope::parse),
+    ) else {
         return a.r.error(&ctx, ErrorKind::BadRequest);
     };
     let count = match ctx.accounts.bulk_jobs().preview(&sel, &a.user.id).await {
@@ -97,28 +115,56 @@ pub(crate) async fn start(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let (Some(sel), Some(scope)) = (selector(&a), a.form.get("scope").and_then(ResetScope::parse)) else {
+    let (Some(sel), Some(scope)) = (
+        selector(&a),
+        a.form.get("scope").and_then(ResetScope::parse),
+    ) else {
         return a.r.error(&ctx, ErrorKind::BadRequest);
     };
     // The count the admin confirmed must still be the count: otherwise preview again.
     let confirmed: Option<i64> = a.form.get("count").and_then(|c| c.parse().ok());
     let reason = a.form.get("reason").unwrap_or("");
     let jobs = ctx.accounts.bulk_jobs();
-    let job = match jobs.create(a.actor(), &sel, scope, reason, ctx.mfa.now()).await {
+    let job = match jobs
+        .create(a.actor(), &sel, scope, reason, ctx.mfa.now())
+        .await
+    {
         Ok(job) if Some(job.total) == confirmed => job,
         Ok(job) => {
             // Nothing has run yet: the job stays as an empty record of the attempt.
-            let msg = format!("The selection now covers {} users, not {}: preview again.", job.total, confirmed.unwrap_or(0));
+            let msg = format!(
+                "The selection now covers {} users, not {}: preview again.",
+                job.total,
+                confirmed.unwrap_or(0)
+            );
             if let Err(e) = jobs.abandon(&job.id).await {
                 tracing::warn!(error = %e, "admin console: stale bulk job not removed");
             }
-            let flash = Flash { notice: None, error: Some(msg) };
+            let flash = Flash {
+                notice: None,
+                error: Some(msg),
+            };
             return render_form(&ctx, &a, None, flash, StatusCode::CONFLICT).await;
         }
         Err(e @ (ResetError::ReasonTooShort | ResetError::ReasonTooLong)) => {
-            let preview = BulkPreview { kind: sel.kind(), value: sel.value().to_string(), scope: scope.as_str(), count: confirmed.unwrap_or(0) };
-            let flash = Flash { notice: None, error: Some(e.to_string()) };
-            return render_form(&ctx, &a, Some(preview), flash, StatusCode::UNPROCESSABLE_ENTITY).await;
+            let preview = BulkPreview {
+                kind: sel.kind(),
+                value: sel.value().to_string(),
+                scope: scope.as_str(),
+                count: confirmed.unwrap_or(0),
+            };
+            let flash = Flash {
+                notice: None,
+                error: Some(e.to_string()),
+            };
+            return render_form(
+                &ctx,
+                &a,
+                Some(preview),
+                flash,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "admin console: bulk job not created");
@@ -131,11 +177,20 @@ pub(crate) async fn start(State(ctx): Ctx, req: Request) -> Response {
         Perm::BulkReset,
         AuditAction::BulkResetStarted,
         &format!("{}:{}", sel.kind(), sel.value()),
-        &[("job", job.id.clone()), ("scope", scope.as_str().into()), ("users", job.total.to_string()), ("reason", job.reason.clone())],
+        &[
+            ("job", job.id.clone()),
+            ("scope", scope.as_str().into()),
+            ("users", job.total.to_string()),
+            ("reason", job.reason.clone()),
+        ],
     )
     .await;
     BulkRunner::spawn(&ctx, &a, &job.id);
-    see_other(&format!("{}admin/bulk/job?id={}", ctx.config.prefix, enc(&job.id)))
+    see_other(&format!(
+        "{}admin/bulk/job?id={}",
+        ctx.config.prefix,
+        enc(&job.id)
+    ))
 }
 
 /// `GET {prefix}admin/bulk/job?id=`: progress (refreshes while running) and results.
@@ -168,10 +223,21 @@ pub(crate) async fn job(State(ctx): Ctx, req: Request) -> Response {
             done: job.done,
             failed: job.failed,
             finished: job.finished,
-            percent: if job.total == 0 { 100 } else { (job.done + job.failed) * 100 / job.total },
+            percent: if job.total == 0 {
+                100
+            } else {
+                (job.done + job.failed) * 100 / job.total
+            },
             results: results
                 .iter()
-                .map(|r| (r.email.clone(), r.state.clone(), r.detail.clone().unwrap_or_default(), r.done_at.map(when).unwrap_or_default()))
+                .map(|r| {
+                    (
+                        r.email.clone(),
+                        r.state.clone(),
+                        r.detail.clone().unwrap_or_default(),
+                        r.done_at.map(when).unwrap_or_default(),
+                    )
+                })
                 .collect(),
         })
     })
@@ -198,7 +264,11 @@ pub(crate) async fn retry(State(ctx): Ctx, req: Request) -> Response {
         return a.r.error(&ctx, ErrorKind::Unavailable);
     }
     BulkRunner::spawn(&ctx, &a, &id);
-    see_other(&format!("{}admin/bulk/job?id={}", ctx.config.prefix, enc(&id)))
+    see_other(&format!(
+        "{}admin/bulk/job?id={}",
+        ctx.config.prefix,
+        enc(&id)
+    ))
 }
 
 /// Runs one bulk job to the end in the background.
@@ -232,7 +302,13 @@ impl BulkRunner {
             .ip(self.ip.as_deref())
             .request_id(&self.job)
             .detail(detail);
-        if let Err(e) = self.ctx.accounts.audit().append(entry, self.ctx.mfa.now()).await {
+        if let Err(e) = self
+            .ctx
+            .accounts
+            .audit()
+            .append(entry, self.ctx.mfa.now())
+            .await
+        {
             tracing::error!(error = %e, action = action.as_str(), "AUDIT LOG WRITE FAILED");
         }
     }
@@ -251,33 +327,56 @@ impl BulkRunner {
                 return;
             }
         };
-        let by = Actor { id: &self.admin_id, email: &self.admin_email, may_decide_privileged: true };
+        let by = Actor {
+            id: &self.admin_id,
+            email: &self.admin_email,
+            may_decide_privileged: true,
+        };
         let ttl = ctx.config.admin.clamp_link_ttl(None).as_secs() as i64;
         for row in rows {
             let now = ctx.mfa.now();
             let privileged = match ctx.accounts.find_by_id(&row.user_id).await {
                 Ok(Some(u)) => ctx.config.admin.is_privileged(&u.groups),
                 Ok(None) => {
-                    let _ = jobs.mark_failed(&job.id, &row.user_id, "the user no longer exists", now).await;
+                    let _ = jobs
+                        .mark_failed(&job.id, &row.user_id, "the user no longer exists", now)
+                        .await;
                     continue;
                 }
                 Err(e) => {
-                    let _ = jobs.mark_failed(&job.id, &row.user_id, &e.to_string(), now).await;
+                    let _ = jobs
+                        .mark_failed(&job.id, &row.user_id, &e.to_string(), now)
+                        .await;
                     continue;
                 }
             };
-            let new = NewResetRequest { user_id: &row.user_id, scope: job.scope, urgency: Urgency::High, reason: &job.reason, privileged };
-            match ctx.accounts.resets().execute_direct(by, new, Some(&job.id), ttl, &ctx.sessions, now).await {
+            let new = NewResetRequest {
+                user_id: &row.user_id,
+                scope: job.scope,
+                urgency: Urgency::High,
+                reason: &job.reason,
+                privileged,
+            };
+            match ctx
+                .accounts
+                .resets()
+                .execute_direct(by, new, Some(&job.id), ttl, &ctx.sessions, now)
+                .await
+            {
                 Ok(done) => {
-                    let mailed = crate::reenrol::mail_link(ctx, &done, Some(&self.host), &self.scheme).await;
+                    let mailed =
+                        crate::reenrol::mail_link(ctx, &done, Some(&self.host), &self.scheme).await;
                     let mut detail = super::requests::executed_detail(&done, mailed);
                     detail.push(("job", job.id.clone()));
-                    self.audit(AuditAction::BulkResetUser, &row.email, &detail).await;
+                    self.audit(AuditAction::BulkResetUser, &row.email, &detail)
+                        .await;
                 }
                 Err(ResetError::BulkAlreadyDone) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, job = %job.id, user = %row.email, "bulk reset of one user failed");
-                    let _ = jobs.mark_failed(&job.id, &row.user_id, &e.to_string(), now).await;
+                    let _ = jobs
+                        .mark_failed(&job.id, &row.user_id, &e.to_string(), now)
+                        .await;
                 }
             }
         }
@@ -286,7 +385,11 @@ impl BulkRunner {
                 self.audit(
                     AuditAction::BulkResetFinished,
                     &format!("{}:{}", j.selector.kind(), j.selector.value()),
-                    &[("job", j.id.clone()), ("done", j.done.to_string()), ("failed", j.failed.to_string())],
+                    &[
+                        ("job", j.id.clone()),
+                        ("done", j.done.to_string()),
+                        ("failed", j.failed.to_string()),
+                    ],
                 )
                 .await;
             }

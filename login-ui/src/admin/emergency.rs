@@ -29,19 +29,29 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     };
     let notice = match a.form.get("done") {
         Some("revoked") => Some("Sessions were revoked."),
-        Some("suspended") => Some("Sign-in is suspended for the group, and its sessions were revoked."),
+        Some("suspended") => {
+            Some("Sign-in is suspended for the group, and its sessions were revoked.")
+        }
         Some("lifted") => Some("The suspension was lifted."),
         _ => None,
     };
-    let flash = Flash { notice: notice.map(str::to_string), error: None };
+    let flash = Flash {
+        notice: notice.map(str::to_string),
+        error: None,
+    };
     render(&ctx, &a, flash, StatusCode::OK).await
 }
 
 async fn render(ctx: &UiContext, a: &Admin, flash: Flash, status: StatusCode) -> Response {
-    let suspensions = ctx.accounts.suspensions().active().await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "admin console: suspensions unavailable");
-        Vec::new()
-    });
+    let suspensions = ctx
+        .accounts
+        .suspensions()
+        .active()
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "admin console: suspensions unavailable");
+            Vec::new()
+        });
     let groups = ctx.accounts.directory().groups().await.unwrap_or_default();
     let c = chrome(ctx, a, Section::Emergency).await;
     render_page(ctx, a, status, |csrf| {
@@ -52,7 +62,14 @@ async fn render(ctx: &UiContext, a: &Admin, flash: Flash, status: StatusCode) ->
             groups: &groups,
             suspensions: suspensions
                 .iter()
-                .map(|s| (s.group.clone(), s.reason.clone(), s.suspended_by.clone(), when(s.suspended_at)))
+                .map(|s| {
+                    (
+                        s.group.clone(),
+                        s.reason.clone(),
+                        s.suspended_by.clone(),
+                        when(s.suspended_at),
+                    )
+                })
                 .collect(),
         })
     })
@@ -65,19 +82,35 @@ async fn group_and_reason(ctx: &UiContext, a: &Admin) -> Result<(String, String)
     let error = if group.is_empty() {
         Some("Choose a group.".to_string())
     } else if reason.chars().count() < MIN_REASON {
-        Some(format!("Give a reason of at least {MIN_REASON} characters."))
+        Some(format!(
+            "Give a reason of at least {MIN_REASON} characters."
+        ))
     } else {
         None
     };
     match error {
-        Some(e) => Err(render(ctx, a, Flash { notice: None, error: Some(e) }, StatusCode::UNPROCESSABLE_ENTITY).await),
+        Some(e) => Err(render(
+            ctx,
+            a,
+            Flash {
+                notice: None,
+                error: Some(e),
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await),
         None => Ok((group, reason.chars().take(2000).collect())),
     }
 }
 
 /// Ends every session of the group's members; returns how many.
 async fn end_group_sessions(ctx: &UiContext, group: &str) -> Result<usize, String> {
-    let members = ctx.accounts.directory().members_of(group).await.map_err(|e| e.to_string())?;
+    let members = ctx
+        .accounts
+        .directory()
+        .members_of(group)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut ended = 0;
     for (id, _) in &members {
         ended += ctx.sessions.end_all(id).await.map_err(|e| e.to_string())?;
@@ -102,8 +135,19 @@ pub(crate) async fn revoke(State(ctx): Ctx, req: Request) -> Response {
             return a.r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    audit(&ctx, &a, Perm::Emergency, AuditAction::GroupSessionsRevoked, &group, &[("sessions", ended.to_string()), ("reason", reason)]).await;
-    see_other(&format!("{}admin/emergency?done=revoked", ctx.config.prefix))
+    audit(
+        &ctx,
+        &a,
+        Perm::Emergency,
+        AuditAction::GroupSessionsRevoked,
+        &group,
+        &[("sessions", ended.to_string()), ("reason", reason)],
+    )
+    .await;
+    see_other(&format!(
+        "{}admin/emergency?done=revoked",
+        ctx.config.prefix
+    ))
 }
 
 /// `POST {prefix}admin/emergency/suspend`
@@ -116,7 +160,12 @@ pub(crate) async fn suspend(State(ctx): Ctx, req: Request) -> Response {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    if let Err(e) = ctx.accounts.suspensions().suspend(&group, &reason, a.user.email.as_str(), ctx.mfa.now()).await {
+    if let Err(e) = ctx
+        .accounts
+        .suspensions()
+        .suspend(&group, &reason, a.user.email.as_str(), ctx.mfa.now())
+        .await
+    {
         tracing::error!(error = %e, "admin console: suspend failed");
         return a.r.error(&ctx, ErrorKind::Unavailable);
     }
@@ -125,8 +174,19 @@ pub(crate) async fn suspend(State(ctx): Ctx, req: Request) -> Response {
         tracing::error!(error = %e, "admin console: suspended group's sessions not ended");
         0
     });
-    audit(&ctx, &a, Perm::Emergency, AuditAction::GroupSuspended, &group, &[("sessions", ended.to_string()), ("reason", reason)]).await;
-    see_other(&format!("{}admin/emergency?done=suspended", ctx.config.prefix))
+    audit(
+        &ctx,
+        &a,
+        Perm::Emergency,
+        AuditAction::GroupSuspended,
+        &group,
+        &[("sessions", ended.to_string()), ("reason", reason)],
+    )
+    .await;
+    see_other(&format!(
+        "{}admin/emergency?done=suspended",
+        ctx.config.prefix
+    ))
 }
 
 /// `POST {prefix}admin/emergency/lift`
@@ -138,10 +198,29 @@ pub(crate) async fn lift(State(ctx): Ctx, req: Request) -> Response {
     let group = a.form.get("group").unwrap_or("").trim().to_string();
     match ctx.accounts.suspensions().lift(&group).await {
         Ok(true) => {
-            audit(&ctx, &a, Perm::Emergency, AuditAction::GroupUnsuspended, &group, &[]).await;
+            audit(
+                &ctx,
+                &a,
+                Perm::Emergency,
+                AuditAction::GroupUnsuspended,
+                &group,
+                &[],
+            )
+            .await;
             see_other(&format!("{}admin/emergency?done=lifted", ctx.config.prefix))
         }
-        Ok(false) => render(&ctx, &a, Flash { notice: None, error: Some("That group is not suspended.".into()) }, StatusCode::CONFLICT).await,
+        Ok(false) => {
+            render(
+                &ctx,
+                &a,
+                Flash {
+                    notice: None,
+                    error: Some("That group is not suspended.".into()),
+                },
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
         Err(e) => {
             tracing::error!(error = %e, "admin console: lift failed");
             a.r.error(&ctx, ErrorKind::Unavailable)

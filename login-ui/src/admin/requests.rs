@@ -50,12 +50,13 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
     };
     let c = chrome(&ctx, &a, Section::Requests).await;
     let current = state.map_or("all", |s| s.as_str());
-    render_page(&ctx, &a, StatusCode::OK, |csrf| {
+    render_page(&ctx, &a, StatusCode::OK, |_| {
         pages::render(&RequestsPage {
             c: &c,
-            csrf,
             current,
-            states: ["pending", "approved", "executed", "rejected", "expired", "all"],
+            states: [
+                "pending", "approved", "executed", "rejected", "expired", "all",
+            ],
             rows: rows.iter().map(|r| RequestRow::of(r, &c.base)).collect(),
         })
     })
@@ -93,7 +94,12 @@ pub(crate) async fn create(State(ctx): Ctx, req: Request) -> Response {
         privileged: ctx.config.admin.is_privileged(&user.groups),
     };
     let expiry = ctx.config.admin.request_expiry.as_secs() as i64;
-    match ctx.accounts.resets().create(a.actor(), new, expiry, ctx.mfa.now()).await {
+    match ctx
+        .accounts
+        .resets()
+        .create(a.actor(), new, expiry, ctx.mfa.now())
+        .await
+    {
         Ok(r) => {
             audit(
                 &ctx,
@@ -110,10 +116,21 @@ pub(crate) async fn create(State(ctx): Ctx, req: Request) -> Response {
                 ],
             )
             .await;
-            see_other(&format!("{}admin/request?id={}&done=requested", ctx.config.prefix, enc(&r.id)))
+            see_other(&format!(
+                "{}admin/request?id={}&done=requested",
+                ctx.config.prefix,
+                enc(&r.id)
+            ))
         }
-        Err(e @ (ResetError::ReasonTooShort | ResetError::ReasonTooLong | ResetError::AlreadyOpen(_))) => {
-            let flash = Flash { notice: None, error: Some(e.to_string()) };
+        Err(
+            e @ (ResetError::ReasonTooShort
+            | ResetError::ReasonTooLong
+            | ResetError::AlreadyOpen(_)),
+        ) => {
+            let flash = Flash {
+                notice: None,
+                error: Some(e.to_string()),
+            };
             super::users::render_detail(&ctx, &a, flash, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => {
@@ -139,7 +156,10 @@ pub(crate) async fn detail(State(ctx): Ctx, req: Request) -> Response {
         Some("executed") => Some("Executed: the user's factors were removed, sessions and trusted browsers revoked, and a re-enrolment link was e-mailed."),
         _ => None,
     };
-    let flash = Flash { notice: notice.map(str::to_string), error: None };
+    let flash = Flash {
+        notice: notice.map(str::to_string),
+        error: None,
+    };
     render_request(&ctx, &a, flash, StatusCode::OK).await
 }
 
@@ -166,13 +186,21 @@ async fn render_request(ctx: &UiContext, a: &Admin, flash: Flash, status: Status
             user_href: format!("{}/user?id={}", c.base, enc(&r.user_id)),
             reason: &r.reason,
             expires: when(r.expires_at),
-            decided: r.decided_by_email.as_ref().map(|by| format!("{by}, {}", r.decided_at.map(when).unwrap_or_default())),
+            decided: r
+                .decided_by_email
+                .as_ref()
+                .map(|by| format!("{by}, {}", r.decided_at.map(when).unwrap_or_default())),
             note: r.decision_note.as_deref(),
-            executed: r.executed_by_email.as_ref().map(|by| format!("{by}, {}", r.executed_at.map(when).unwrap_or_default())),
+            executed: r
+                .executed_by_email
+                .as_ref()
+                .map(|by| format!("{by}, {}", r.executed_at.map(when).unwrap_or_default())),
             can_approve: r.state == RequestState::Pending && may_decide && !own,
             can_reject: r.state == RequestState::Pending && (may_decide || own),
             own_pending: own && r.state == RequestState::Pending,
-            can_execute: r.state == RequestState::Approved && a.may(Perm::ExecuteRequest) && (!r.privileged || a.is_secadmin()),
+            can_execute: r.state == RequestState::Approved
+                && a.may(Perm::ExecuteRequest)
+                && (!r.privileged || a.is_secadmin()),
             needs_secadmin: r.privileged && !a.is_secadmin(),
             ttl_hours: admin.reenrol_link_ttl.as_secs() / 3600,
             ttl_min_hours: (admin.reenrol_link_min_ttl.as_secs() / 3600).max(1),
@@ -194,7 +222,10 @@ async fn refused(ctx: &UiContext, a: &Admin, e: ResetError) -> Response {
         }
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    let flash = Flash { notice: None, error: Some(e.to_string()) };
+    let flash = Flash {
+        notice: None,
+        error: Some(e.to_string()),
+    };
     render_request(ctx, a, flash, status).await
 }
 
@@ -212,7 +243,11 @@ pub(crate) async fn decide(State(ctx): Ctx, req: Request) -> Response {
             if let Err(resp) = a.require(&ctx, Perm::DecideRequest) {
                 return resp;
             }
-            (rr.approve(&id, a.actor(), now).await, AuditAction::ResetApproved, "approved")
+            (
+                rr.approve(&id, a.actor(), now).await,
+                AuditAction::ResetApproved,
+                "approved",
+            )
         }
         Some("reject") => {
             // The requester may withdraw their own request; deciding needs the right.
@@ -223,18 +258,37 @@ pub(crate) async fn decide(State(ctx): Ctx, req: Request) -> Response {
                 }
             }
             let note = a.form.get("note").unwrap_or("");
-            (rr.reject(&id, a.actor(), note, now).await, AuditAction::ResetRejected, "rejected")
+            (
+                rr.reject(&id, a.actor(), note, now).await,
+                AuditAction::ResetRejected,
+                "rejected",
+            )
         }
         _ => return a.r.error(&ctx, ErrorKind::BadRequest),
     };
     match result {
         Ok(r) => {
-            let mut detail = vec![("request", r.id.clone()), ("scope", r.scope.as_str().to_string())];
+            let mut detail = vec![
+                ("request", r.id.clone()),
+                ("scope", r.scope.as_str().to_string()),
+            ];
             if let Some(n) = r.decision_note.clone().filter(|n| !n.is_empty()) {
                 detail.push(("note", n));
             }
-            audit(&ctx, &a, Perm::DecideRequest, action, &r.user_email, &detail).await;
-            see_other(&format!("{}admin/request?id={}&done={done}", ctx.config.prefix, enc(&id)))
+            audit(
+                &ctx,
+                &a,
+                Perm::DecideRequest,
+                action,
+                &r.user_email,
+                &detail,
+            )
+            .await;
+            see_other(&format!(
+                "{}admin/request?id={}&done={done}",
+                ctx.config.prefix,
+                enc(&id)
+            ))
         }
         Err(e) => refused(&ctx, &a, e).await,
     }
@@ -264,7 +318,9 @@ pub(crate) async fn execute(State(ctx): Ctx, req: Request) -> Response {
     match result {
         Ok(done) => {
             let host = Some(a.r.host().to_string());
-            let sent = super::super::reenrol::mail_link(&ctx, &done, host.as_deref(), a.r.scheme(&ctx)).await;
+            let sent =
+                super::super::reenrol::mail_link(&ctx, &done, host.as_deref(), a.r.scheme(&ctx))
+                    .await;
             audit(
                 &ctx,
                 &a,
@@ -274,7 +330,11 @@ pub(crate) async fn execute(State(ctx): Ctx, req: Request) -> Response {
                 &executed_detail(&done, sent),
             )
             .await;
-            see_other(&format!("{}admin/request?id={}&done=executed", ctx.config.prefix, enc(&id)))
+            see_other(&format!(
+                "{}admin/request?id={}&done=executed",
+                ctx.config.prefix,
+                enc(&id)
+            ))
         }
         Err(e) => refused(&ctx, &a, e).await,
     }
@@ -288,7 +348,10 @@ pub(crate) fn executed_detail(done: &Executed, mailed: bool) -> Vec<(&'static st
         ("link_expires", when(done.link.expires_at)),
         (
             "sessions_ended",
-            done.sessions_ended.map_or_else(|| "unknown (store unavailable)".to_string(), |n| n.to_string()),
+            done.sessions_ended.map_or_else(
+                || "unknown (store unavailable)".to_string(),
+                |n| n.to_string(),
+            ),
         ),
         ("link_mailed", mailed.to_string()),
     ]

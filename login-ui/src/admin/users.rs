@@ -32,7 +32,11 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
     let mfa = f.get("mfa").unwrap_or("");
     let group = f.get("group").unwrap_or("");
     let last = f.get("last").unwrap_or("");
-    let page_no: i64 = f.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).clamp(1, 10_000);
+    let page_no: i64 = f
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 10_000);
     let now = ctx.mfa.now();
     // "role:sysadmin" filters by every group that grants the role.
     let groups = match group.strip_prefix("role:").and_then(AdminRole::parse) {
@@ -53,7 +57,10 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
         limit: PAGE_SIZE,
         offset: (page_no - 1) * PAGE_SIZE,
     };
-    let filtered = query.text.is_some() || query.mfa.is_some() || !query.groups.is_empty() || query.last_sign_in.is_some();
+    let filtered = query.text.is_some()
+        || query.mfa.is_some()
+        || !query.groups.is_empty()
+        || query.last_sign_in.is_some();
     let (rows, total, error) = if !filtered {
         (Vec::new(), 0, None)
     } else {
@@ -69,12 +76,21 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
     let all_groups = ctx.accounts.directory().groups().await.unwrap_or_default();
     let c = chrome(&ctx, &a, Section::Users).await;
     let pages_total = (total + PAGE_SIZE - 1) / PAGE_SIZE;
-    let base_query = format!("q={}&mfa={}&group={}&last={}", enc(&text), enc(mfa), enc(group), enc(last));
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    render_page(&ctx, &a, status, |csrf| {
+    let base_query = format!(
+        "q={}&mfa={}&group={}&last={}",
+        enc(&text),
+        enc(mfa),
+        enc(group),
+        enc(last)
+    );
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render_page(&ctx, &a, status, |_| {
         pages::render(&UsersPage {
             c: &c,
-            csrf,
             text: &text,
             mfa,
             group,
@@ -103,8 +119,10 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
                     last_sign_in: u.last_sign_in.map(when).unwrap_or_else(|| "never".into()),
                 })
                 .collect(),
-            prev: (page_no > 1).then(|| format!("{}/users?{base_query}&page={}", c.base, page_no - 1)),
-            next: (page_no < pages_total).then(|| format!("{}/users?{base_query}&page={}", c.base, page_no + 1)),
+            prev: (page_no > 1)
+                .then(|| format!("{}/users?{base_query}&page={}", c.base, page_no - 1)),
+            next: (page_no < pages_total)
+                .then(|| format!("{}/users?{base_query}&page={}", c.base, page_no + 1)),
             page_no,
             pages_total,
         })
@@ -133,18 +151,28 @@ fn drift_hint(detail: Option<&str>) -> Option<String> {
         .ok()?;
     let secs = steps * 30;
     let dir = if secs < 0 { "behind" } else { "ahead" };
-    Some(format!("device clock about {} min {dir}: ask the user to turn on automatic time", (secs.abs() + 30) / 60))
+    Some(format!(
+        "device clock about {} min {dir}: ask the user to turn on automatic time",
+        (secs.abs() + 30) / 60
+    ))
 }
 
 fn flash_for(done: Option<&str>) -> Flash {
     let notice = match done {
-        Some("unlocked") => Some("The account was unlocked (account and per-address locks lifted)."),
+        Some("unlocked") => {
+            Some("The account was unlocked (account and per-address locks lifted).")
+        }
         Some("sessions") => Some("Sessions were revoked."),
         Some("devices") => Some("Trusted browsers were revoked."),
-        Some("requested") => Some("The reset request was filed; another administrator must approve it."),
+        Some("requested") => {
+            Some("The reset request was filed; another administrator must approve it.")
+        }
         _ => None,
     };
-    Flash { notice: notice.map(str::to_string), error: None }
+    Flash {
+        notice: notice.map(str::to_string),
+        error: None,
+    }
 }
 
 /// `GET {prefix}admin/user?id=`
@@ -160,7 +188,12 @@ pub(crate) async fn detail(State(ctx): Ctx, req: Request) -> Response {
     render_detail(&ctx, &a, flash, StatusCode::OK).await
 }
 
-pub(crate) async fn render_detail(ctx: &UiContext, a: &Admin, flash: Flash, status: StatusCode) -> Response {
+pub(crate) async fn render_detail(
+    ctx: &UiContext,
+    a: &Admin,
+    flash: Flash,
+    status: StatusCode,
+) -> Response {
     let user = match target(ctx, a).await {
         Ok(u) => u,
         Err(resp) => return resp,
@@ -173,7 +206,14 @@ pub(crate) async fn render_detail(ctx: &UiContext, a: &Admin, flash: Flash, stat
         let requests = ctx
             .accounts
             .resets()
-            .list(&RequestQuery { user_id: Some(user.id.clone()), limit: 10, ..Default::default() }, now)
+            .list(
+                &RequestQuery {
+                    user_id: Some(user.id.clone()),
+                    limit: 10,
+                    ..Default::default()
+                },
+                now,
+            )
             .await
             .map_err(|e| sekisho_auth::AuthError::Database(e.to_string()))?;
         Ok::<_, sekisho_auth::AuthError>((enrollment, events, devices, requests))
@@ -185,15 +225,23 @@ pub(crate) async fn render_detail(ctx: &UiContext, a: &Admin, flash: Flash, stat
             return a.r.error(ctx, ErrorKind::Unavailable);
         }
     };
-    let sessions = ctx.sessions.store().list_user(&user.id).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "admin console: sessions unavailable");
-        Vec::new()
-    });
+    let sessions = ctx
+        .sessions
+        .store()
+        .list_user(&user.id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "admin console: sessions unavailable");
+            Vec::new()
+        });
     let locked_until = match &ctx.lockout {
-        Some(l) => l.account_locked_until(&user.id, now).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "admin console: lock status unavailable");
-            None
-        }),
+        Some(l) => l
+            .account_locked_until(&user.id, now)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "admin console: lock status unavailable");
+                None
+            }),
         None => None,
     };
     let last_mfa = events
@@ -246,7 +294,14 @@ pub(crate) async fn render_detail(ctx: &UiContext, a: &Admin, flash: Flash, stat
                 .collect(),
             devices: devices
                 .iter()
-                .map(|d| (d.id.clone(), d.ua_summary.clone(), when(d.last_used_at), when(d.expires_at)))
+                .map(|d| {
+                    (
+                        d.id.clone(),
+                        d.ua_summary.clone(),
+                        when(d.last_used_at),
+                        when(d.expires_at),
+                    )
+                })
                 .collect(),
             sessions: sessions
                 .iter()
@@ -255,13 +310,15 @@ pub(crate) async fn render_detail(ctx: &UiContext, a: &Admin, flash: Flash, stat
                         k.to_hex(),
                         format!("{:?}", s.level).to_lowercase(),
                         s.ip.clone().unwrap_or_default(),
-                        s.user_agent.as_deref().map(sekisho_auth::mfa_service::ua_summary).unwrap_or_default(),
+                        s.user_agent
+                            .as_deref()
+                            .map(sekisho_auth::mfa_service::ua_summary)
+                            .unwrap_or_default(),
                         when(s.last_seen),
                     )
                 })
                 .collect(),
             requests: requests.iter().map(|r| RequestRow::of(r, &base)).collect(),
-            scopes: sekisho_auth::ResetScope::ALL.iter().map(|s| s.as_str()).collect(),
         })
     })
 }
@@ -278,7 +335,11 @@ async fn manageable(ctx: &UiContext, a: &Admin) -> Result<User, Response> {
 }
 
 fn back_to(ctx: &UiContext, user: &User, done: &str) -> Response {
-    see_other(&format!("{}admin/user?id={}&done={done}", ctx.config.prefix, enc(&user.id)))
+    see_other(&format!(
+        "{}admin/user?id={}&done={done}",
+        ctx.config.prefix,
+        enc(&user.id)
+    ))
 }
 
 /// `POST {prefix}admin/user/unlock`
@@ -297,7 +358,15 @@ pub(crate) async fn unlock(State(ctx): Ctx, req: Request) -> Response {
             return a.r.error(&ctx, ErrorKind::Unavailable);
         }
     }
-    audit(&ctx, &a, Perm::ManageAccess, AuditAction::AccountUnlocked, user.email.as_str(), &[]).await;
+    audit(
+        &ctx,
+        &a,
+        Perm::ManageAccess,
+        AuditAction::AccountUnlocked,
+        user.email.as_str(),
+        &[],
+    )
+    .await;
     back_to(&ctx, &user, "unlocked")
 }
 
@@ -323,8 +392,20 @@ pub(crate) async fn revoke_sessions(State(ctx): Ctx, req: Request) -> Response {
             return a.r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    let action = if one.is_some() { AuditAction::SessionRevoked } else { AuditAction::SessionsRevoked };
-    audit(&ctx, &a, Perm::ManageAccess, action, user.email.as_str(), &[("count", n.to_string())]).await;
+    let action = if one.is_some() {
+        AuditAction::SessionRevoked
+    } else {
+        AuditAction::SessionsRevoked
+    };
+    audit(
+        &ctx,
+        &a,
+        Perm::ManageAccess,
+        action,
+        user.email.as_str(),
+        &[("count", n.to_string())],
+    )
+    .await;
     back_to(&ctx, &user, "sessions")
 }
 
@@ -350,6 +431,14 @@ pub(crate) async fn revoke_devices(State(ctx): Ctx, req: Request) -> Response {
             return a.r.error(&ctx, ErrorKind::Unavailable);
         }
     };
-    audit(&ctx, &a, Perm::ManageAccess, AuditAction::DeviceRevoked, user.email.as_str(), &[("count", n.to_string())]).await;
+    audit(
+        &ctx,
+        &a,
+        Perm::ManageAccess,
+        AuditAction::DeviceRevoked,
+        user.email.as_str(),
+        &[("count", n.to_string())],
+    )
+    .await;
     back_to(&ctx, &user, "devices")
 }

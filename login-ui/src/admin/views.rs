@@ -25,7 +25,6 @@ pub(crate) struct AdminChrome {
 #[template(path = "admin/home.html")]
 pub(crate) struct HomePage<'a> {
     pub c: &'a AdminChrome,
-    pub csrf: &'a str,
 }
 
 /// A message after an action (`?done=`), or an error, shown above the page.
@@ -51,7 +50,6 @@ pub(crate) struct UserRow {
 #[template(path = "admin/users.html")]
 pub(crate) struct UsersPage<'a> {
     pub c: &'a AdminChrome,
-    pub csrf: &'a str,
     pub text: &'a str,
     pub mfa: &'a str,
     pub group: &'a str,
@@ -139,14 +137,12 @@ pub(crate) struct UserDetailPage<'a> {
     /// key (hex), level, ip, browser, last seen
     pub sessions: Vec<(String, String, String, String, String)>,
     pub requests: Vec<RequestRow>,
-    pub scopes: Vec<&'static str>,
 }
 
 #[derive(Template)]
 #[template(path = "admin/requests.html")]
 pub(crate) struct RequestsPage<'a> {
     pub c: &'a AdminChrome,
-    pub csrf: &'a str,
     pub current: &'a str,
     pub states: [&'static str; 6],
     pub rows: Vec<RequestRow>,
@@ -228,7 +224,6 @@ pub(crate) struct EmergencyPage<'a> {
 #[template(path = "admin/audit.html")]
 pub(crate) struct AuditPage<'a> {
     pub c: &'a AdminChrome,
-    pub csrf: &'a str,
     pub error: Option<&'a str>,
     pub actor: String,
     pub target: String,
