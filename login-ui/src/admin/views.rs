@@ -243,3 +243,22 @@ pub(crate) struct AuditPage<'a> {
     pub page_no: i64,
     pub pages_total: i64,
 }
+
+pub(crate) struct ReportSection {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Inline SVG from `crate::charts` (escaped there).
+    pub chart: String,
+    pub csv_href: String,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    pub note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/reports.html")]
+pub(crate) struct ReportsPage<'a> {
+    pub c: &'a AdminChrome,
+    pub days: i64,
+    pub sections: Vec<ReportSection>,
+}

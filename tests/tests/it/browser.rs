@@ -7,6 +7,7 @@
 //! Without chromium and chromedriver the tests fail and name `scripts/install-deps.sh`.
 
 mod a11y;
+mod admin;
 mod artifacts;
 mod driver;
 mod help;
@@ -17,7 +18,7 @@ mod recovery;
 mod rollout;
 mod session;
 
-pub use session::run;
+pub use session::{run, run_pair};
 
 /// `browser_journey!(journey, memory: Setup::new(Store::Memory), …)` defines
 /// `mod journey { #[test] fn memory() }` running the async fn `journey` with that setup.

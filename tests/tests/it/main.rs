@@ -4,6 +4,7 @@
 //! driven in a real headless Chromium.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod browser;
 mod hardening;
 mod harness;

@@ -90,6 +90,41 @@ pub fn run(test: &str, setup: Setup, journey: impl AsyncFnOnce(&TestGateway, &Br
     }
 }
 
+/// [`run`] with two browsers (separate profiles, so separate cookies) on one
+/// chromedriver: two people working at once, e.g. a requester and an approver.
+pub fn run_pair(
+    test: &str,
+    setup: Setup,
+    journey: impl AsyncFnOnce(&TestGateway, &Browser, &Browser),
+) {
+    let tools = Tools::find();
+    let _slot = BrowserSlot::acquire();
+    let gw = TestGateway::start_with(setup.store, &setup.config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let driver = ChromeDriver::start(&tools);
+    let first = runtime.block_on(Browser::open(&tools, &driver, &format!("{test}-a"), setup.javascript));
+    let second = runtime.block_on(Browser::open(&tools, &driver, &format!("{test}-b"), setup.javascript));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            tokio::time::timeout(JOURNEY_TIMEOUT * 2, journey(&gw, &first, &second))
+                .await
+                .unwrap_or_else(|_| panic!("the journey took longer than {:?}", JOURNEY_TIMEOUT * 2))
+        })
+    }));
+    runtime.block_on(first.finish(&format!("{test}-a"), outcome.is_err()));
+    runtime.block_on(second.finish(&format!("{test}-b"), outcome.is_err()));
+    drop(driver);
+    drop(runtime);
+    drop(gw);
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+}
+
 /// A headless Chromium session with its own profile, plus the test's artifacts.
 pub struct Browser {
     client: Client,
