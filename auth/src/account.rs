@@ -168,6 +168,11 @@ impl AccountStore {
         crate::events::EventLog::new(self.pool.clone())
     }
 
+    /// The hash-chained audit log of administrative actions, in the same database.
+    pub fn audit(&self) -> crate::audit::AuditLog {
+        crate::audit::AuditLog::new(self.pool.clone())
+    }
+
     pub async fn ping(&self) -> Result<(), AuthError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

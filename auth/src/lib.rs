@@ -1,6 +1,8 @@
 //! Sekisho's domain: accounts and their passwords, sessions, and the stores behind them.
 //!
 //! - [`account`]: users, e-mail addresses, the SQL account store (SQLite or PostgreSQL).
+//! - [`audit`]: the append-only, hash-chained audit log of administrative actions,
+//!   its search, verification and CSV/JSON export ([`csv`] writes spreadsheet-safe CSV).
 //! - [`mfa`]: the building blocks of second factors: TOTP, sealing secrets at rest,
 //!   backup codes, e-mail/SMS one-time codes, QR codes for enrolment.
 //! - [`password`]: argon2id hashing on a bounded pool of dedicated threads, so that a
@@ -13,8 +15,10 @@
 //! Time is always passed in (see [`clock`]) so tests can fix it.
 
 pub mod account;
+pub mod audit;
 pub mod clock;
 pub mod counters;
+pub mod csv;
 pub mod error;
 pub mod events;
 pub mod factors;
@@ -32,6 +36,10 @@ mod testdb;
 mod token;
 
 pub use account::{AccountStore, Email, NewUser, User};
+pub use audit::{
+    AuditAction, AuditEntry, AuditLog, AuditQuery, BreakKind, ChainBreak, ChainReport,
+    NewAuditEntry,
+};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
 pub use error::{AuthError, StoreError};
