@@ -1,4 +1,5 @@
 //! The `sekisho` command line.
+mod audit;
 use crate::app::App;
 use crate::report::{ExplainRequest, ReportFormat};
 use clap::{Args, Parser, Subcommand};
@@ -75,6 +76,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// The tamper-evident audit log: verify its hash chain, export it.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Keys that protect secrets at rest.
     Keys {
@@ -241,6 +247,10 @@ pub fn main() -> ExitCode {
             command: KeysCommand::Rotate(c),
         } => rotate_keys(&c),
         Command::HashPassword { config } => hash_password(config),
+        Command::Audit { command } => match audit::run(command) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
