@@ -1,4 +1,5 @@
 //! The `sekisho` command line.
+mod audit;
 mod mfa;
 
 use crate::app::App;
@@ -82,6 +83,11 @@ enum Command {
     Mfa {
         #[command(subcommand)]
         command: MfaCommand,
+    },
+    /// The tamper-evident audit log: verify its hash chain, export it.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Keys that protect secrets at rest.
     Keys {
@@ -276,6 +282,10 @@ pub fn main() -> ExitCode {
             command: KeysCommand::Rotate(c),
         } => rotate_keys(&c),
         Command::HashPassword { config } => hash_password(config),
+        Command::Audit { command } => match audit::run(command) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

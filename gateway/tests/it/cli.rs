@@ -547,3 +547,210 @@ fn user_unlock_lifts_a_lock_in_redis() {
         ));
     });
 }
+
+/// `audit verify` and `audit export` on a log written through the library; exports
+/// record themselves after the fact; a row edited by hand makes `verify` fail and
+/// name it.
+#[test]
+fn audit_verify_export_and_tampering() {
+    use sekisho_auth::{AuditAction, NewAuditEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let config = sample(dir.path());
+    // 2023-11-14T22:13:20Z, then a minute apart: well before the exports' own entries.
+    let t0: i64 = 1_700_000_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hashes = rt.block_on(async {
+        let env = std::collections::HashMap::<String, String>::new();
+        let s = sekisho_config::load_file(&config, &env).unwrap();
+        let accounts = sekisho_auth::AccountStore::connect(&s.database)
+            .await
+            .unwrap();
+        let log = accounts.audit();
+        let entries = [
+            NewAuditEntry::new("ada@example.com", "helpdesk", AuditAction::ResetRequested)
+                .target("kim@example.com")
+                .ip(Some("203.0.113.7"))
+                .request_id("r-1")
+                .detail(&[("reason", "lost phone, \"new\" one")]),
+            NewAuditEntry::new("bob@example.com", "secadmin", AuditAction::ResetApproved)
+                .target("kim@example.com"),
+            NewAuditEntry::new("bob@example.com", "secadmin", AuditAction::GroupSuspended)
+                .target("=HYPERLINK(\"http://x\")"),
+        ];
+        let mut hashes = Vec::new();
+        for (i, e) in entries.into_iter().enumerate() {
+            let at = t0 + 60 * i as i64;
+            hashes.push(log.append(e, at).await.unwrap().hash);
+        }
+        accounts.close().await;
+        hashes
+    });
+    let run = |args: &[&str]| {
+        sekisho()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let stdout = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    assert_eq!(
+        stdout(&run(&["audit", "verify"])),
+        format!("audit log intact: 3 entries, head {}\n", hashes[2])
+    );
+
+    let csv = stdout(&run(&["audit", "export", "--format", "csv"]));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(
+        lines[0],
+        "seq,at,actor,actor_role,action,target,ip,request_id,detail,prev_hash,hash"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "1,2023-11-14T22:13:20Z,ada@example.com,helpdesk,reset_requested,kim@example.com,\
+             203.0.113.7,r-1,\"{{\"\"reason\"\":\"\"lost phone, \\\"\"new\\\"\" one\"\"}}\",{},{}",
+            "0".repeat(64),
+            hashes[0]
+        )
+    );
+    assert_eq!(
+        lines[3],
+        format!(
+            "3,2023-11-14T22:15:20Z,bob@example.com,secadmin,group_suspended,\
+             \"'=HYPERLINK(\"\"http://x\"\")\",,,{{}},{},{}",
+            hashes[1], hashes[2]
+        )
+    );
+    // The export is the log's fourth entry, recorded after it was written.
+    let verified = stdout(&run(&["audit", "verify"]));
+    assert!(
+        verified.starts_with("audit log intact: 4 entries, head "),
+        "{verified}"
+    );
+    let json = stdout(&run(&[
+        "audit",
+        "export",
+        "--format",
+        "json",
+        "--action",
+        "audit_exported",
+    ]));
+    let exports: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(exports.as_array().unwrap().len(), 1, "{json}");
+    let own = &exports[0];
+    assert_eq!(
+        (own["seq"].as_i64(), own["actor"].as_str()),
+        (Some(4), Some("cli"))
+    );
+    assert_eq!(own["actor_role"], "cli");
+    assert_eq!(own["prev_hash"].as_str(), Some(hashes[2].as_str()));
+    assert_eq!(
+        own["detail"],
+        serde_json::json!({"format": "csv", "count": "3", "output": "stdout"})
+    );
+
+    // Filters, and a file instead of stdout.
+    let file = dir.path().join("bob.json");
+    let out = run(&[
+        "audit",
+        "export",
+        "--format",
+        "json",
+        "--actor",
+        "BOB@",
+        "--from",
+        "2023-11-14T22:14:20Z",
+        "--to",
+        "2023-11-15T07:14:20+09:00",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(stdout(&out), "");
+    let bob: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let seqs: Vec<i64> = bob
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2]);
+    assert_eq!(bob[0]["action"], "reset_approved");
+    assert_eq!(bob[0]["at"], "2023-11-14T22:14:20Z");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let csv = stdout(&run(&[
+        "audit",
+        "export",
+        "--format",
+        "csv",
+        "--target",
+        "KIM",
+        "--to",
+        "2023-11-14T22:15:00Z",
+    ]));
+    let seqs: Vec<&str> = csv.lines().skip(1).map(|l| &l[..2]).collect();
+    assert_eq!(seqs, ["1,", "2,"], "{csv}");
+
+    // Bad filters are refused before anything is read or recorded.
+    for (args, says) in [
+        (
+            ["--action", "nope"],
+            "--action `nope` is not one of: reset_requested",
+        ),
+        (
+            ["--from", "yesterday"],
+            "--from `yesterday` is not an RFC 3339 time",
+        ),
+    ] {
+        let mut all = vec!["audit", "export", "--format", "csv"];
+        all.extend(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+    let verified = stdout(&run(&["audit", "verify"]));
+    assert!(
+        verified.starts_with("audit log intact: 7 entries, head "),
+        "{verified}"
+    );
+
+    // Tampering: entry 2's detail edited by hand.
+    let db = dir.path().join("t.db");
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_log SET detail = '{\"note\":\"nothing to see\"}' WHERE seq = 2")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let out = run(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "audit log broken: entry 2: contents altered (hash does not match) (7 entries checked)"
+    );
+}
