@@ -86,7 +86,12 @@ pub async fn submit(
     action: &str,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let (_, body) = page(c, gw, from).await;
+    let (status, body) = page(c, gw, from).await;
+    assert!(
+        body.contains("name=\"csrf\""),
+        "{from} has no form ({status}): {}",
+        &body[..body.len().min(3000)]
+    );
     let csrf = form_csrf(&body);
     let mut all = vec![("csrf", csrf.as_str())];
     all.extend_from_slice(fields);
@@ -116,13 +121,15 @@ pub async fn file_request(c: &Client, gw: &TestGateway, target: &str, scope: &st
 
 /// Approves, rejects or executes request `id` as `c`.
 pub async fn act(c: &Client, gw: &TestGateway, id: &str, what: &str) -> reqwest::Response {
-    let from = format!("/_sekisho/admin/request?id={id}");
+    // The settings page always has a form (the request page only shows what the
+    // admin may do): the server must refuse the rest on its own.
+    let from = "/_sekisho/settings";
     match what {
         "execute" => {
             submit(
                 c,
                 gw,
-                &from,
+                from,
                 "/_sekisho/admin/request/execute",
                 &[("id", id)],
             )
@@ -132,7 +139,7 @@ pub async fn act(c: &Client, gw: &TestGateway, id: &str, what: &str) -> reqwest:
             submit(
                 c,
                 gw,
-                &from,
+                from,
                 "/_sekisho/admin/request/decide",
                 &[("id", id), ("decision", decision)],
             )

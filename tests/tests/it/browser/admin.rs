@@ -13,7 +13,12 @@ async fn sign_in_with_new_app(gw: &TestGateway, b: &Browser, email: &str) -> Str
     b.goto(&gw.url("/_sekisho/settings/totp")).await;
     b.submit_sign_in(email, PASSWORD).await;
     assert_eq!(b.url().await.path(), "/_sekisho/settings/totp");
-    let secret: String = b.text("#totp-secret").await.chars().filter(|c| !c.is_whitespace()).collect();
+    let secret: String = b
+        .text("#totp-secret")
+        .await
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     b.fill("#code", &oathtool(&secret, gw.clock.now())).await;
     b.click("#activate").await;
     assert_eq!(b.text("h1").await, "Your backup codes");
@@ -45,7 +50,10 @@ async fn reset_with_approval(gw: &TestGateway, helpdesk: &Browser, approver: &Br
     helpdesk.fill("#reason", REASON).await;
     helpdesk.click("#request-form button[type=submit]").await;
     assert_eq!(helpdesk.text("#request-state").await, "pending");
-    assert!(!helpdesk.exists("#approve-form").await, "the helpdesk cannot approve");
+    assert!(
+        !helpdesk.exists("#approve-form").await,
+        "the helpdesk cannot approve"
+    );
     assert_accessible(helpdesk, "en").await;
     helpdesk.capture("admin-request-pending").await;
     let request_url = helpdesk.url().await;
@@ -54,7 +62,9 @@ async fn reset_with_approval(gw: &TestGateway, helpdesk: &Browser, approver: &Br
     sign_in_with_new_app(gw, approver, "sys@example.com").await;
     approver.goto(&gw.url("/_sekisho/admin")).await;
     assert_eq!(approver.text("#pending-badge").await, "1");
-    approver.click(".admin-nav a[href$='/admin/requests']").await;
+    approver
+        .click(".admin-nav a[href$='/admin/requests']")
+        .await;
     assert_accessible(approver, "en").await;
     approver.capture("admin-requests").await;
     approver.click("#requests a").await;
@@ -65,7 +75,10 @@ async fn reset_with_approval(gw: &TestGateway, helpdesk: &Browser, approver: &Br
     approver.capture("admin-request-approved").await;
     approver.click("#execute-form button").await;
     assert_eq!(approver.text("#request-state").await, "executed");
-    assert!(approver.text("#flash").await.contains("re-enrolment link was e-mailed"));
+    assert!(approver
+        .text("#flash")
+        .await
+        .contains("re-enrolment link was e-mailed"));
 
     // The helpdesk's page, reloaded, shows the outcome.
     helpdesk.goto(request_url.as_str()).await;
@@ -76,15 +89,25 @@ async fn reset_with_approval(gw: &TestGateway, helpdesk: &Browser, approver: &Br
     helpdesk.goto(&gw.url("/_sekisho/logout")).await;
     helpdesk.click("form button[type=submit]").await;
     helpdesk.goto(&gw.url(&link)).await;
-    assert_eq!(helpdesk.text("h1").await, "Set up two-step verification again");
+    assert_eq!(
+        helpdesk.text("h1").await,
+        "Set up two-step verification again"
+    );
     assert_accessible(helpdesk, "en").await;
     helpdesk.capture("reenrol").await;
     helpdesk.fill("#password", PASSWORD).await;
     helpdesk.click("form button[type=submit]").await;
     assert_eq!(helpdesk.url().await.path(), "/_sekisho/enroll/start");
     helpdesk.goto(&gw.url("/_sekisho/settings/totp")).await;
-    let secret: String = helpdesk.text("#totp-secret").await.chars().filter(|c| !c.is_whitespace()).collect();
-    helpdesk.fill("#code", &oathtool(&secret, gw.clock.now())).await;
+    let secret: String = helpdesk
+        .text("#totp-secret")
+        .await
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    helpdesk
+        .fill("#code", &oathtool(&secret, gw.clock.now()))
+        .await;
     helpdesk.click("#activate").await;
     assert_eq!(helpdesk.text("h1").await, "Your backup codes");
     // The link was single-use.

@@ -106,13 +106,25 @@ pub fn run_pair(
         .build()
         .unwrap();
     let driver = ChromeDriver::start(&tools);
-    let first = runtime.block_on(Browser::open(&tools, &driver, &format!("{test}-a"), setup.javascript));
-    let second = runtime.block_on(Browser::open(&tools, &driver, &format!("{test}-b"), setup.javascript));
+    let first = runtime.block_on(Browser::open(
+        &tools,
+        &driver,
+        &format!("{test}-a"),
+        setup.javascript,
+    ));
+    let second = runtime.block_on(Browser::open(
+        &tools,
+        &driver,
+        &format!("{test}-b"),
+        setup.javascript,
+    ));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         runtime.block_on(async {
             tokio::time::timeout(JOURNEY_TIMEOUT * 2, journey(&gw, &first, &second))
                 .await
-                .unwrap_or_else(|_| panic!("the journey took longer than {:?}", JOURNEY_TIMEOUT * 2))
+                .unwrap_or_else(|_| {
+                    panic!("the journey took longer than {:?}", JOURNEY_TIMEOUT * 2)
+                })
         })
     }));
     runtime.block_on(first.finish(&format!("{test}-a"), outcome.is_err()));
