@@ -7,6 +7,8 @@
 //!   sign-in storm never runs on (or stalls) the proxy's async workers.
 //! - [`session`]: session ids, records, validity rules, and the [`SessionStore`] trait
 //!   with its in-memory and Redis backends.
+//! - [`reports`]: the admin console's figures (adoption over time, factor outcomes,
+//!   failure reasons, lockouts, reset requests) over a time range.
 //! - [`sign_ins`]: the bounded per-user history of completed sign-ins, and whether a
 //!   sign-in came from a new browser or network.
 //!
@@ -23,6 +25,7 @@ pub mod mfa;
 pub mod mfa_service;
 pub mod password;
 pub mod recovery;
+pub mod reports;
 pub mod rollout;
 pub mod session;
 pub mod sign_ins;
@@ -44,6 +47,7 @@ pub use mfa_service::{
 };
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
 pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken, Weakness};
+pub use reports::{AdoptionPoint, FactorOutcome, Reports, ResetFigures};
 pub use rollout::{Adoption, AdoptionRow, NoticeState, RolloutRow, RolloutStore, UnenrolledUser};
 pub use session::{
     AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
