@@ -11,7 +11,9 @@ use crate::handlers::Req;
 use crate::UiContext;
 use axum::response::Response;
 use http::HeaderValue;
-use sekisho_auth::{lockout, Gate, Limited, Lockout, NewLock, Scope, StoreError};
+use sekisho_auth::{
+    lockout, AuthEvent, EventKind, Gate, Limited, Lockout, NewLock, Reason, Scope, StoreError,
+};
 use sekisho_config::Lang;
 use sekisho_notify::Notice;
 
@@ -65,8 +67,8 @@ pub(crate) async fn admit(
     })
 }
 
-/// Reports a wrong credential; e-mails `user` (address, display name) when their
-/// whole account locked.
+/// Reports a wrong credential; records a `lockout` event for each lock it started
+/// and e-mails `user` (address, display name) when their whole account locked.
 /// A store failure here is logged, not shown: the user's answer is already decided.
 pub(crate) async fn failed(
     ctx: &UiContext,
@@ -91,6 +93,16 @@ pub(crate) async fn failed(
             until = lock.until,
             "sign-in lock started"
         );
+        // One event per lock start, for the admin console's lockouts per day.
+        let detail = format!("scope={} until={}", lock.scope.as_str(), lock.until);
+        let mut e = AuthEvent::new(now, EventKind::Lockout, false, Reason::TooManyAttempts)
+            .client((a.ip != "unknown").then_some(a.ip.as_str()), None)
+            .detail(detail);
+        // `user` is only given for a real account, whose lockout name is its id.
+        if let Some((email, _)) = user {
+            e = e.user(&a.account, email);
+        }
+        ctx.mfa.record(e).await;
     }
     let account_lock = locks.iter().find(|l| l.scope == Scope::Account);
     if let (Some(lock), Some((email, name))) = (account_lock, user) {

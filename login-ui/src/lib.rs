@@ -9,6 +9,7 @@
 //! checked.
 
 mod challenge;
+pub mod charts;
 pub mod cookies;
 pub mod csrf;
 mod enroll;
