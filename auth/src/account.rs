@@ -196,6 +196,10 @@ impl AccountStore {
         crate::audit::AuditLog::new(self.pool.clone())
     }
 
+    pub fn reports(&self) -> crate::reports::Reports {
+        crate::reports::Reports::new(self.pool.clone())
+    }
+
     pub async fn ping(&self) -> Result<(), AuthError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -88,6 +88,8 @@ pub enum EventKind {
     SignOut,
     /// "Forgot your password?" links and resets.
     Recovery,
+    /// A lock that a failed attempt started (`detail`: `scope=… until=…`); not an attempt.
+    Lockout,
 }
 
 impl EventKind {
@@ -100,6 +102,7 @@ impl EventKind {
             EventKind::Settings => "settings",
             EventKind::SignOut => "sign_out",
             EventKind::Recovery => "recovery",
+            EventKind::Lockout => "lockout",
         }
     }
 }

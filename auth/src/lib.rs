@@ -13,6 +13,8 @@
 //!   sign-in storm never runs on (or stalls) the proxy's async workers.
 //! - [`session`]: session ids, records, validity rules, and the [`SessionStore`] trait
 //!   with its in-memory and Redis backends.
+//! - [`reports`]: the admin console's figures (adoption over time, factor outcomes,
+//!   failure reasons, lockouts, reset requests) over a time range.
 //! - [`sign_ins`]: the bounded per-user history of completed sign-ins, and whether a
 //!   sign-in came from a new browser or network.
 //!
@@ -34,6 +36,7 @@ pub mod mfa_service;
 pub mod password;
 pub mod recovery;
 pub mod reenrol;
+pub mod reports;
 pub mod resets;
 pub mod rollout;
 pub mod session;
@@ -64,6 +67,7 @@ pub use mfa_service::{
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
 pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken, Weakness};
 pub use reenrol::{IssuedLink, LinkInProgress, LinkStatus, LinkToken, ReenrolLinks, ValidLink};
+pub use reports::{AdoptionPoint, FactorOutcome, Reports, ResetFigures};
 pub use resets::{
     Actor, Executed, NewResetRequest, RequestQuery, RequestState, ResetError, ResetRequest,
     ResetRequests, ResetScope, Urgency,

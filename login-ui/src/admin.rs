@@ -7,7 +7,7 @@ mod access;
 mod audit_log;
 mod bulk;
 mod emergency;
-// REPORTS mod reports;
+mod reports;
 mod requests;
 mod users;
 mod views;
@@ -58,8 +58,8 @@ pub(crate) fn routes(router: Router<Arc<UiContext>>, p: &str) -> Router<Arc<UiCo
         .route(&format!("{a}/emergency/lift"), post(emergency::lift))
         .route(&format!("{a}/audit"), get(audit_log::page))
         .route(&format!("{a}/audit/export"), get(audit_log::export))
-    // REPORTS .route(&format!("{a}/reports"), get(reports::page))
-    // REPORTS .route(&format!("{a}/reports/csv"), get(reports::csv))
+        .route(&format!("{a}/reports"), get(reports::page))
+        .route(&format!("{a}/reports/csv"), get(reports::csv))
 }
 
 /// The parts of the console, for the navigation.

@@ -12,7 +12,8 @@ use crate::UiContext;
 use axum::response::Response;
 use http::HeaderValue;
 use sekisho_auth::{
-    lockout, AuditAction, Gate, Limited, Lockout, NewAuditEntry, NewLock, Scope, StoreError,
+    lockout, AuditAction, AuthEvent, EventKind, Gate, Limited, Lockout, NewAuditEntry, NewLock,
+    Reason, Scope, StoreError,
 };
 use sekisho_config::Lang;
 use sekisho_notify::Notice;
@@ -67,8 +68,8 @@ pub(crate) async fn admit(
     })
 }
 
-/// Reports a wrong credential; e-mails `user` (address, display name) when their
-/// whole account locked.
+/// Reports a wrong credential; records a `lockout` event for each lock it started
+/// and e-mails `user` (address, display name) when their whole account locked.
 /// A store failure here is logged, not shown: the user's answer is already decided.
 pub(crate) async fn failed(
     ctx: &UiContext,
@@ -93,6 +94,16 @@ pub(crate) async fn failed(
             until = lock.until,
             "sign-in lock started"
         );
+        // One event per lock start, for the admin console's lockouts per day.
+        let detail = format!("scope={} until={}", lock.scope.as_str(), lock.until);
+        let mut e = AuthEvent::new(now, EventKind::Lockout, false, Reason::TooManyAttempts)
+            .client((a.ip != "unknown").then_some(a.ip.as_str()), None)
+            .detail(detail);
+        // `user` is only given for a real account, whose lockout name is its id.
+        if let Some((email, _)) = user {
+            e = e.user(&a.account, email);
+        }
+        ctx.mfa.record(e).await;
     }
     for lock in &locks {
         // Account locks name the user; address locks the address (spraying).

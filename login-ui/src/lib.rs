@@ -10,6 +10,7 @@
 
 mod admin;
 mod challenge;
+pub mod charts;
 pub mod cookies;
 pub mod csrf;
 mod enroll;

@@ -60,8 +60,14 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
     };
     let mut per_group: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for p in history.iter().filter(|p| p.method == ANY_METHOD) {
-        let name = if p.group == ALL_USERS { "all users".to_string() } else { p.group.clone() };
-        let series = per_group.entry(name).or_insert_with(|| vec![f64::NAN; day_list.len()]);
+        let name = if p.group == ALL_USERS {
+            "all users".to_string()
+        } else {
+            p.group.clone()
+        };
+        let series = per_group
+            .entry(name)
+            .or_insert_with(|| vec![f64::NAN; day_list.len()]);
         if let Ok(i) = day_list.binary_search(&p.day) {
             series[i] = p.percent();
         }
@@ -72,7 +78,11 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
         .filter(|p| Some(p.day) == latest)
         .map(|p| {
             vec![
-                if p.group == ALL_USERS { "all users".into() } else { p.group.clone() },
+                if p.group == ALL_USERS {
+                    "all users".into()
+                } else {
+                    p.group.clone()
+                },
                 p.method.clone(),
                 p.users.to_string(),
                 p.enrolled.to_string(),
@@ -104,7 +114,12 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
             &["successes".to_string(), "failures".to_string()],
             &outcomes
                 .iter()
-                .map(|o| (o.method.clone(), vec![o.successes as f64, o.failures as f64]))
+                .map(|o| {
+                    (
+                        o.method.clone(),
+                        vec![o.successes as f64, o.failures as f64],
+                    )
+                })
                 .collect::<Vec<_>>(),
             "checks",
         ),
@@ -112,8 +127,17 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
             .iter()
             .map(|o| {
                 let total = o.successes + o.failures;
-                let rate = if total == 0 { 0.0 } else { o.successes as f64 * 100.0 / total as f64 };
-                vec![o.method.clone(), o.successes.to_string(), o.failures.to_string(), format!("{rate:.1}")]
+                let rate = if total == 0 {
+                    0.0
+                } else {
+                    o.successes as f64 * 100.0 / total as f64
+                };
+                vec![
+                    o.method.clone(),
+                    o.successes.to_string(),
+                    o.failures.to_string(),
+                    format!("{rate:.1}"),
+                ]
             })
             .collect(),
         note: None,
@@ -124,8 +148,18 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
         name: "failures",
         title: "Top failure reasons",
         headers: vec!["reason", "events"],
-        chart: bar_chart("Failed events by reason", &reasons.iter().map(|(r, n)| (r.clone(), *n as f64)).collect::<Vec<_>>(), "events"),
-        rows: reasons.iter().map(|(r, n)| vec![r.clone(), n.to_string()]).collect(),
+        chart: bar_chart(
+            "Failed events by reason",
+            &reasons
+                .iter()
+                .map(|(r, n)| (r.clone(), *n as f64))
+                .collect::<Vec<_>>(),
+            "events",
+        ),
+        rows: reasons
+            .iter()
+            .map(|(r, n)| vec![r.clone(), n.to_string()])
+            .collect(),
         note: None,
     };
 
@@ -134,8 +168,18 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
         name: "lockouts",
         title: "Lockouts per day",
         headers: vec!["day", "lockouts"],
-        chart: bar_chart("Locks started per day", &locks.iter().map(|(d, n)| (day_label(*d), *n as f64)).collect::<Vec<_>>(), "locks"),
-        rows: locks.iter().map(|(d, n)| vec![day_label(*d), n.to_string()]).collect(),
+        chart: bar_chart(
+            "Locks started per day",
+            &locks
+                .iter()
+                .map(|(d, n)| (day_label(*d), *n as f64))
+                .collect::<Vec<_>>(),
+            "locks",
+        ),
+        rows: locks
+            .iter()
+            .map(|(d, n)| vec![day_label(*d), n.to_string()])
+            .collect(),
         note: None,
     };
 
@@ -145,10 +189,25 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
         name: "resets",
         title: "Reset requests by state",
         headers: vec!["state", "requests"],
-        chart: bar_chart("Reset requests by state", &resets.by_state.iter().map(|(s, n)| (s.clone(), *n as f64)).collect::<Vec<_>>(), "requests"),
-        rows: resets.by_state.iter().map(|(s, n)| vec![s.clone(), n.to_string()]).collect(),
+        chart: bar_chart(
+            "Reset requests by state",
+            &resets
+                .by_state
+                .iter()
+                .map(|(s, n)| (s.clone(), *n as f64))
+                .collect::<Vec<_>>(),
+            "requests",
+        ),
+        rows: resets
+            .by_state
+            .iter()
+            .map(|(s, n)| vec![s.clone(), n.to_string()])
+            .collect(),
         note: Some(match resolve {
-            Some(m) => format!("Median time to resolve: {m} ({} resolved).", resets.resolved),
+            Some(m) => format!(
+                "Median time to resolve: {m} ({} resolved).",
+                resets.resolved
+            ),
             None => "No request was resolved in this period.".to_string(),
         }),
     };
@@ -156,7 +215,11 @@ async fn tables(ctx: &UiContext, days: i64) -> Result<Vec<Table>, AuthError> {
 }
 
 fn days_param(a: &super::access::Admin) -> i64 {
-    a.form.get("days").and_then(|d| d.parse().ok()).unwrap_or(30).clamp(1, 366)
+    a.form
+        .get("days")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(30)
+        .clamp(1, 366)
 }
 
 /// `GET {prefix}admin/reports?days=`
@@ -215,7 +278,11 @@ pub(crate) async fn csv(State(ctx): Ctx, req: Request) -> Response {
         }
     };
     match tables.into_iter().find(|t| t.name == name) {
-        Some(t) => download(csv_table(&t.headers, &t.rows), "text/csv; charset=utf-8", &format!("sekisho-{name}.csv")),
+        Some(t) => download(
+            csv_table(&t.headers, &t.rows),
+            "text/csv; charset=utf-8",
+            &format!("sekisho-{name}.csv"),
+        ),
         None => a.r.error(&ctx, ErrorKind::NotFound),
     }
 }
