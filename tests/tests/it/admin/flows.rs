@@ -525,3 +525,83 @@ async fn bulk_reset_by_group(gw: &TestGateway) {
     assert_eq!(gw.mail.messages().len(), mails, "no second link");
 }
 crate::on_both_stores!(bulk_reset_by_group, super::ADMIN_CONFIG);
+
+/// A scripted scenario, then the reports page and its CSV show exactly its figures.
+async fn reports_match_a_scripted_scenario(gw: &TestGateway) {
+    add_user(gw, "hd@example.com", &["helpdesk"]);
+    add_user(gw, "sys@example.com", &["sysadmins"]);
+    add_user(gw, "aud@example.com", &["auditors"]);
+    add_user(gw, "u2@example.com", &[]);
+    // One wrong and one right authenticator code from the user.
+    let (user, secret) = signed_in_with_totp(gw, "user@example.com").await;
+    drop(user);
+    gw.clock.advance(60);
+    let c = client();
+    crate::mfa::sign_in_to_challenge(&c, gw, "user@example.com", "/members").await;
+    let wrong = crate::mfa::submit_code(&c, gw, "totp", "000000", "/members", &[]).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let code = oathtool(&secret, gw.clock.now());
+    let right = crate::mfa::submit_code(&c, gw, "totp", &code, "/members", &[]).await;
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    // Two requests: one executed an hour after it was filed, one rejected.
+    let (hd, _) = signed_in_with_totp(gw, "hd@example.com").await;
+    let (sys, _) = signed_in_with_totp(gw, "sys@example.com").await;
+    let done = file_request(&hd, gw, "user@example.com", "totp").await;
+    let refused = file_request(&hd, gw, "u2@example.com", "backup_codes").await;
+    gw.clock.advance(600);
+    assert_eq!(
+        act(&sys, gw, &refused, "reject").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        act(&sys, gw, &done, "approve").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        act(&sys, gw, &done, "execute").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let (aud, _) = signed_in_with_totp(gw, "aud@example.com").await;
+    let (status, body) = page(&aud, gw, "/_sekisho/admin/reports?days=7").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.matches("<svg").count() >= 5, "a chart per section");
+    assert!(!body.contains("<script"), "no script");
+    let csv = get(&aud, gw, "/_sekisho/admin/reports/csv?table=resets&days=7").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("state,requests\n"), "{text}");
+    assert!(
+        text.contains("executed,1\n") && text.contains("rejected,1\n"),
+        "{text}"
+    );
+    assert!(
+        body.contains("Median time to resolve: 10 min (2 resolved)."),
+        "both took 10 minutes"
+    );
+    let factors = get(&aud, gw, "/_sekisho/admin/reports/csv?table=factors&days=7")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let totp = factors
+        .lines()
+        .find(|l| l.starts_with("totp,"))
+        .expect("a totp row");
+    assert_eq!(totp, "totp,1,1,50.0", "{factors}");
+    let reasons = get(
+        &aud,
+        gw,
+        "/_sekisho/admin/reports/csv?table=failures&days=7",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(reasons.contains("invalid_otp,1"), "{reasons}");
+}
+crate::on_both_stores!(reports_match_a_scripted_scenario, super::ADMIN_CONFIG);
