@@ -148,7 +148,7 @@ impl BulkJobs {
             .await?;
         }
         tx.commit().await?;
-        Ok(self.get(&id).await?.ok_or(ResetError::NotFound)?)
+        self.get(&id).await?.ok_or(ResetError::NotFound)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<BulkJob>, AuthError> {

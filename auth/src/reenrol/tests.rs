@@ -90,6 +90,6 @@ async fn superseded_and_raced(store: AccountStore) {
         1,
         "{results:?}"
     );
-    assert!(results.iter().any(|r| *r == Err(LinkStatus::InProgress)));
+    assert!(results.contains(&Err(LinkStatus::InProgress)));
 }
 on_both_engines!(newer_links_win_and_start_once, superseded_and_raced);

@@ -4,7 +4,7 @@
 //! no older than `[admin] max_mfa_age` (otherwise back to the challenge, which returns
 //! here), an account that is still enabled, and at least one role from its groups as
 //! they are in the database now — not as copied into the session at sign-in, so a
-//! removed role stops working at once. Then [`Admin::require`] checks the permission
+//! removed role stops working at once. Then [`Admin::refuse_unless`] checks the permission
 //! of the action, server-side, for every request.
 use crate::form::Form;
 use crate::handlers::{check_form, current_session, read, see_other, Req};
@@ -65,14 +65,13 @@ impl Admin {
         self.roles.iter().any(|r| p.granted_to(*r))
     }
 
-    /// 403 unless one of the admin's roles grants `p`.
-    pub(crate) fn require(&self, ctx: &UiContext, p: Perm) -> Result<(), Response> {
+    /// The 403 page unless one of the admin's roles grants `p`.
+    pub(crate) fn refuse_unless(&self, ctx: &UiContext, p: Perm) -> Option<Response> {
         if self.may(p) {
-            Ok(())
-        } else {
-            tracing::warn!(admin = %self.user.email, perm = ?p, request_id = %self.r.request_id(), "admin console: permission denied");
-            Err(self.r.error(ctx, ErrorKind::Forbidden))
+            return None;
         }
+        tracing::warn!(admin = %self.user.email, perm = ?p, request_id = %self.r.request_id(), "admin console: permission denied");
+        Some(self.r.error(ctx, ErrorKind::Forbidden))
     }
 
     pub(crate) fn is_secadmin(&self) -> bool {

@@ -66,7 +66,7 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewAudit) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewAudit) {
         return resp;
     }
     let (q, error) = match query(&a) {
@@ -157,7 +157,7 @@ pub(crate) async fn export(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewAudit) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewAudit) {
         return resp;
     }
     let Ok(q) = query(&a) else {

@@ -27,7 +27,9 @@ fn selector(a: &Admin) -> Option<Selector> {
 
 async fn admitted(ctx: &UiContext, req: Request, post: bool) -> Result<Admin, Response> {
     let a = admit(ctx, req, post).await?;
-    a.require(ctx, Perm::BulkReset)?;
+    if let Some(resp) = a.refuse_unless(ctx, Perm::BulkReset) {
+        return Err(resp);
+    }
     Ok(a)
 }
 

@@ -17,7 +17,9 @@ const MIN_REASON: usize = 10;
 
 async fn admitted(ctx: &UiContext, req: Request, post: bool) -> Result<Admin, Response> {
     let a = admit(ctx, req, post).await?;
-    a.require(ctx, Perm::Emergency)?;
+    if let Some(resp) = a.refuse_unless(ctx, Perm::Emergency) {
+        return Err(resp);
+    }
     Ok(a)
 }
 

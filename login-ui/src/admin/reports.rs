@@ -228,7 +228,7 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewReports) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewReports) {
         return resp;
     }
     let days = days_param(&a);
@@ -266,7 +266,7 @@ pub(crate) async fn csv(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewReports) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewReports) {
         return resp;
     }
     let name = a.form.get("table").unwrap_or("").to_string();

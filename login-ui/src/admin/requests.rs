@@ -25,7 +25,7 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewRequests) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewRequests) {
         return resp;
     }
     let state = match a.form.get("state") {
@@ -68,7 +68,7 @@ pub(crate) async fn create(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::CreateRequest) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::CreateRequest) {
         return resp;
     }
     let f = &a.form;
@@ -146,7 +146,7 @@ pub(crate) async fn detail(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewRequests) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewRequests) {
         return resp;
     }
     let notice = match a.form.get("done") {
@@ -240,7 +240,7 @@ pub(crate) async fn decide(State(ctx): Ctx, req: Request) -> Response {
     let now = ctx.mfa.now();
     let (result, action, done) = match a.form.get("decision") {
         Some("approve") => {
-            if let Err(resp) = a.require(&ctx, Perm::DecideRequest) {
+            if let Some(resp) = a.refuse_unless(&ctx, Perm::DecideRequest) {
                 return resp;
             }
             (
@@ -253,7 +253,7 @@ pub(crate) async fn decide(State(ctx): Ctx, req: Request) -> Response {
             // The requester may withdraw their own request; deciding needs the right.
             let own = matches!(rr.get(&id, now).await, Ok(r) if r.requested_by == a.user.id);
             if !own {
-                if let Err(resp) = a.require(&ctx, Perm::DecideRequest) {
+                if let Some(resp) = a.refuse_unless(&ctx, Perm::DecideRequest) {
                     return resp;
                 }
             }
@@ -300,7 +300,7 @@ pub(crate) async fn execute(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ExecuteRequest) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ExecuteRequest) {
         return resp;
     }
     let id = a.form.get("id").unwrap_or("").to_string();

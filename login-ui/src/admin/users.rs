@@ -24,7 +24,7 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewUsers) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewUsers) {
         return resp;
     }
     let f = &a.form;
@@ -181,7 +181,7 @@ pub(crate) async fn detail(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    if let Err(resp) = a.require(&ctx, Perm::ViewUsers) {
+    if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewUsers) {
         return resp;
     }
     let flash = flash_for(a.form.get("done"));
@@ -325,7 +325,9 @@ pub(crate) async fn render_detail(
 
 /// The target of a POST, which this admin may manage (privileged: secadmin only).
 async fn manageable(ctx: &UiContext, a: &Admin) -> Result<User, Response> {
-    a.require(ctx, Perm::ManageAccess)?;
+    if let Some(resp) = a.refuse_unless(ctx, Perm::ManageAccess) {
+        return Err(resp);
+    }
     let user = target(ctx, a).await?;
     if !a.may_touch(ctx, &user) {
         tracing::warn!(admin = %a.user.email, target = %user.email, "admin console: privileged account needs a secadmin");

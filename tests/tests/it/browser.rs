@@ -18,7 +18,7 @@ mod recovery;
 mod rollout;
 mod session;
 
-pub use session::{run, run_pair};
+pub use session::run;
 
 /// `browser_journey!(journey, memory: Setup::new(Store::Memory), …)` defines
 /// `mod journey { #[test] fn memory() }` running the async fn `journey` with that setup.
