@@ -9,12 +9,16 @@
 //! set stays small; no user id is ever a label. A group that disappears has its series
 //! removed on the next refresh rather than frozen at its last value.
 //!
+//! Each refresh also stores the figures as today's row of the adoption history
+//! ([`record_daily`]): the admin console charts adoption over time from it, with no
+//! second scan of the users. The last refresh of a UTC day is the one kept.
+//!
 //! The gauges live in a registry of their own (built with `pingora_prometheus`'s
 //! re-export, rendered by the admin listener) instead of the process-wide one: they
 //! describe this gateway's database, and a process may run several gateways (the
 //! test suite does), each of which must show its own figures.
 use pingora_prometheus::prometheus::{IntGaugeVec, Opts, Registry};
-use sekisho_auth::{Adoption, AdoptionRow};
+use sekisho_auth::{Adoption, AdoptionPoint, AdoptionRow, AuthError, Reports, UnixTime};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -142,6 +146,17 @@ impl AdoptionGauges {
     }
 }
 
+/// Stores `adoption` as the history's snapshot of the UTC day containing `now`.
+pub async fn record_daily(
+    reports: &Reports,
+    now: UnixTime,
+    adoption: &Adoption,
+) -> Result<(), AuthError> {
+    reports
+        .record_adoption(now, &AdoptionPoint::snapshot(now, adoption))
+        .await
+}
+
 fn split(row: &AdoptionRow) -> (i64, i64) {
     (row.enrolled, row.users - row.enrolled)
 }
@@ -164,6 +179,43 @@ mod tests {
             sms: 1,
             backup_codes: 2,
         }
+    }
+
+    #[tokio::test]
+    async fn each_refresh_replaces_the_days_snapshot() {
+        use sekisho_config::{DatabaseKind, DatabaseSettings, SecretString};
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = sekisho_auth::AccountStore::connect(&DatabaseSettings {
+            kind: DatabaseKind::Sqlite,
+            url: SecretString::new(format!("sqlite://{}", dir.path().join("a.db").display())),
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        let reports = accounts.reports();
+        let day = 20_000 * 86_400;
+        let morning = Adoption {
+            groups: vec![row("", 3, 1, 1), row("admins", 2, 2, 2)],
+            total: row("", 5, 3, 3),
+        };
+        let evening = Adoption {
+            groups: vec![row("admins", 2, 1, 1)],
+            total: row("", 2, 1, 1),
+        };
+        record_daily(&reports, day + 60, &morning).await.unwrap();
+        record_daily(&reports, day + 80_000, &evening)
+            .await
+            .unwrap();
+        let history = reports.adoption_history(day, day + 86_400).await.unwrap();
+        let mut want = AdoptionPoint::snapshot(day, &evening);
+        want.sort_by(|a, b| (&a.group, &a.method).cmp(&(&b.group, &b.method)));
+        assert_eq!(history, want);
+        let any: Vec<(&str, i64, i64)> = history
+            .iter()
+            .filter(|p| p.method == "any")
+            .map(|p| (p.group.as_str(), p.users, p.enrolled))
+            .collect();
+        assert_eq!(any, [("", 2, 1), ("admins", 2, 1)]);
     }
 
     #[test]

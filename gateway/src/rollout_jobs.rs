@@ -245,11 +245,12 @@ impl RolloutJobs {
         Ok(())
     }
 
-    /// Reads the adoption figures and sets the gauges.
+    /// Reads the adoption figures, sets the gauges and records today's snapshot.
     pub async fn refresh_adoption(&self) -> Result<(), AuthError> {
         let adoption = self.store().adoption().await?;
         self.app.adoption.update(&adoption);
-        Ok(())
+        let reports = self.app.ui.accounts.reports();
+        crate::adoption::record_daily(&reports, self.now(), &adoption).await
     }
 
     async fn reminder_loop(&self, mut shutdown: ShutdownWatch) {

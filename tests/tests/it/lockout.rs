@@ -123,9 +123,12 @@ async fn five_failures_lock_the_pair_and_locks_double(gw: &TestGateway) {
     let events = on_io(app, app.ui.accounts.events().recent_for_user(&id, 50)).unwrap();
     let locked = events
         .iter()
-        .filter(|e| e.reason == "too_many_attempts")
+        .filter(|e| e.kind == "password" && e.reason == "too_many_attempts")
         .count();
     assert_eq!(locked, 3, "{events:?}");
+    // And each of the two locks that started is an event of its own.
+    let starts = events.iter().filter(|e| e.kind == "lockout").count();
+    assert_eq!(starts, 2, "{events:?}");
     assert!(events
         .iter()
         .any(|e| e.detail.as_deref() == Some("locked=pair")));
