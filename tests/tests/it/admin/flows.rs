@@ -411,6 +411,19 @@ async fn emergency_suspension_and_revocation(gw: &TestGateway) {
 }
 crate::on_both_stores!(emergency_suspension_and_revocation, super::ADMIN_CONFIG);
 
+/// Polls a bulk job's page (up to 20 s) until the job has finished.
+async fn finished_job_page(c: &Client, gw: &TestGateway, job: &str) -> String {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, body) = page(c, gw, job).await;
+        if body.contains("— finished") {
+            return body;
+        }
+        assert!(std::time::Instant::now() < until, "the job finishes");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn bulk_reset_by_group(gw: &TestGateway) {
     add_user(gw, "sec@example.com", &["secadmins", "staff"]);
     for i in 0..4 {
@@ -483,15 +496,7 @@ async fn bulk_reset_by_group(gw: &TestGateway) {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let job = location(&resp);
     // The job runs in the background; its page shows the progress.
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let body = loop {
-        let (_, body) = page(&sec, gw, &job).await;
-        if body.contains("— finished") {
-            break body;
-        }
-        assert!(std::time::Instant::now() < until, "the job finishes");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let body = finished_job_page(&sec, gw, &job).await;
     assert!(body.contains("4 of 4 done, 0 failed"), "{body}");
     for i in 0..4 {
         reenrol_link(gw, &format!("b{i}@example.com"), 1);
@@ -512,16 +517,8 @@ async fn bulk_reset_by_group(gw: &TestGateway) {
     )
     .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (_, body) = page(&sec, gw, &job).await;
-        if body.contains("— finished") {
-            assert!(body.contains("4 of 4 done, 0 failed"));
-            break;
-        }
-        assert!(std::time::Instant::now() < until);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let body = finished_job_page(&sec, gw, &job).await;
+    assert!(body.contains("4 of 4 done, 0 failed"));
     assert_eq!(gw.mail.messages().len(), mails, "no second link");
 }
 crate::on_both_stores!(bulk_reset_by_group, super::ADMIN_CONFIG);
