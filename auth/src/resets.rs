@@ -6,8 +6,10 @@
 //! The rules that do not depend on roles live here: the requester never approves
 //! their own request, an unapproved request expires, and a privileged target needs an
 //! approver allowed to decide for privileged accounts (the console maps that to
-//! secadmin). Executing — removing factors, revoking browsers and sessions, bumping
+//! secadmin); each expiry is written to the audit log once, by the sweep that made it.
+//! Executing — removing factors, revoking browsers and sessions, bumping
 //! the credential version, issuing the re-enrolment link — is in [`execute`].
+use crate::audit::{AuditAction, AuditLog, NewAuditEntry};
 use crate::clock::UnixTime;
 use crate::error::AuthError;
 use crate::token::random_token;
@@ -333,6 +335,15 @@ impl ResetRequests {
             if done.rows_affected() == 1 {
                 req.state = RequestState::Expired;
                 req.decided_at = Some(req.expires_at);
+                // Only the sweep that expired it writes the entry: exactly once.
+                let entry = NewAuditEntry::new("system", "system", AuditAction::ResetExpired)
+                    .target(&req.user_email)
+                    .detail(&[
+                        ("request", req.id.clone()),
+                        ("requested_by", req.requested_by_email.clone()),
+                        ("scope", req.scope.as_str().to_string()),
+                    ]);
+                AuditLog::new(self.pool.clone()).append(entry, now).await?;
                 expired.push(req);
             }
         }

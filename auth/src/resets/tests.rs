@@ -184,6 +184,17 @@ async fn expiry(store: AccountStore) {
         vec![rb.id.clone()]
     );
     assert!(rr.expire_due(T0 + ttl + 7200).await.unwrap().is_empty());
+    let expiries = store
+        .audit()
+        .search(&crate::audit::AuditQuery {
+            action: Some(crate::audit::AuditAction::ResetExpired),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(expiries.len(), 2, "each expiry audited once");
+    assert!(expiries.iter().all(|e| e.actor == "system"));
     let listed = rr
         .list(
             &RequestQuery {
