@@ -168,6 +168,7 @@ impl AccountStore {
         crate::events::EventLog::new(self.pool.clone())
     }
 
+    /// The admin console's report figures, in the same database.
     pub fn reports(&self) -> crate::reports::Reports {
         crate::reports::Reports::new(self.pool.clone())
     }
