@@ -196,6 +196,7 @@ impl AccountStore {
         crate::audit::AuditLog::new(self.pool.clone())
     }
 
+    /// Report figures for the admin console, and the daily adoption history.
     pub fn reports(&self) -> crate::reports::Reports {
         crate::reports::Reports::new(self.pool.clone())
     }

@@ -146,8 +146,10 @@ impl Reports {
 
     /// Stores `points` as the snapshot of the UTC day containing `day` (their own
     /// `day` is not read). It replaces any earlier snapshot of that day as a whole,
-    /// so a group that vanished since leaves no stale row; concurrent writers (several
-    /// gateways) serialise on the rows and the last one wins.
+    /// so a group that vanished since leaves no stale row. Several gateways refresh
+    /// independently: racing writers wait for each other on the rows and the last
+    /// one's figures stand (on PostgreSQL, a group that only the earlier one saw can
+    /// remain until the next refresh).
     pub async fn record_adoption(
         &self,
         day: UnixTime,

@@ -10,7 +10,8 @@
 //!   `rollout.abandon_after` ago and never finished becomes one `enrolment_abandoned`
 //!   event.
 //! - **Adoption gauges** (every `rollout.adoption_refresh`, on every instance): two
-//!   aggregate queries feed [`crate::adoption::AdoptionGauges`].
+//!   aggregate queries feed [`crate::adoption::AdoptionGauges`] and today's adoption
+//!   snapshot ([`crate::adoption::record_daily`]).
 //!
 //! The reminder pass is single-flight: each interval-long slot of the injected clock
 //! has one lease in the counter store (Redis when sessions are there, so it holds
