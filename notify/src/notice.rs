@@ -450,7 +450,7 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 JA_NOT_YOU.to_string(),
         ],
         Notice::ReenrolLink { link, valid_until, request_id } => vec![
-                format!("管理者が {brand} のアカウントの2段階認証をリセットしました（申請番号 {request_id}）。すべての端末からサインアウトし、記憶されたブラウザーも解除しました。"),
+                format!("管理者が {brand} のアカウントの2段階認証をリセットしました。申請番号は {request_id} です。すべての端末からサインアウトし、記憶されたブラウザーも解除しました。"),
                 "次のリンクを開き、パスワードを入力してから、認証アプリなどの方法をもう一度設定してください。".to_string(),
                 format!("    {link}"),
                 format!("このリンクは {valid_until} まで、1回だけ使えます。期限が切れた場合は、ヘルプデスクに新しいリンクを依頼してください。"),
