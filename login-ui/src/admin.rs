@@ -185,6 +185,12 @@ pub(crate) async fn audit(
         .ip(a.r.client_ip().as_deref())
         .request_id(&a.r.request_id())
         .detail(detail);
+    record_audit(ctx, entry, action).await;
+}
+
+/// Appends an audit entry; a failure is logged loudly (the action it records has
+/// already happened and is not undone).
+pub(crate) async fn record_audit(ctx: &UiContext, entry: NewAuditEntry, action: AuditAction) {
     if let Err(e) = ctx.accounts.audit().append(entry, ctx.mfa.now()).await {
         tracing::error!(error = %e, action = action.as_str(), "AUDIT LOG WRITE FAILED");
     }

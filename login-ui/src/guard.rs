@@ -119,9 +119,7 @@ pub(crate) async fn failed(
                 ("scope", lock.scope.as_str().to_string()),
                 ("until", lock.until.to_string()),
             ]);
-        if let Err(e) = ctx.accounts.audit().append(entry, now).await {
-            tracing::error!(error = %e, "AUDIT LOG WRITE FAILED");
-        }
+        crate::admin::record_audit(ctx, entry, AuditAction::AccountLocked).await;
     }
     let account_lock = locks.iter().find(|l| l.scope == Scope::Account);
     if let (Some(lock), Some((email, name))) = (account_lock, user) {

@@ -319,9 +319,7 @@ pub(crate) async fn user_audit(
         .ip(r.client_ip().as_deref())
         .request_id(&r.request_id())
         .detail(&detail);
-    if let Err(e) = ctx.accounts.audit().append(entry, ctx.mfa.now()).await {
-        tracing::error!(error = %e, action = action.as_str(), "AUDIT LOG WRITE FAILED");
-    }
+    crate::admin::record_audit(ctx, entry, action).await;
 }
 
 /// After a factor is confirmed or backup codes are regenerated: consumes the user's

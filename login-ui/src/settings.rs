@@ -103,9 +103,7 @@ impl Ready {
                 .ip(self.r.client_ip().as_deref())
                 .request_id(&self.r.request_id())
                 .detail(&[("method", method.as_str().to_string())]);
-            if let Err(e) = ctx.accounts.audit().append(entry, ctx.mfa.now()).await {
-                tracing::error!(error = %e, action = action.as_str(), "AUDIT LOG WRITE FAILED");
-            }
+            crate::admin::record_audit(ctx, entry, action).await;
         }
         if matches!(reason, Reason::Enrolled | Reason::Regenerated) {
             crate::reenrol::finish_for(ctx, &self.r, &self.session.user_id).await;

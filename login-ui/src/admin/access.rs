@@ -113,6 +113,21 @@ impl Admin {
     }
 }
 
+/// [`admit`], then the 403 page unless the admin holds `p` (pages that need one
+/// permission throughout).
+pub(crate) async fn admit_for(
+    ctx: &UiContext,
+    req: Request,
+    post: bool,
+    p: Perm,
+) -> Result<Admin, Response> {
+    let a = admit(ctx, req, post).await?;
+    match a.refuse_unless(ctx, p) {
+        Some(resp) => Err(resp),
+        None => Ok(a),
+    }
+}
+
 /// Reads the request (checking the form's CSRF token and Origin on POST) and admits
 /// an administrator, or answers with the redirect or error page.
 pub(crate) async fn admit(ctx: &UiContext, req: Request, post: bool) -> Result<Admin, Response> {

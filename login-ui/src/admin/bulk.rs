@@ -2,7 +2,7 @@
 //! touches, confirm with a reason, then watch the job's progress. The job runs in the
 //! background and records a result per user; running it again (the retry button, or
 //! a crash mid-way) resets nobody twice — see `sekisho_auth::bulk`.
-use super::access::{admit, Admin, Perm};
+use super::access::{admit_for, Admin, Perm};
 use super::views::{BulkJobPage, BulkPage, BulkPreview, Flash};
 use super::{audit, chrome, render_page, Section};
 use crate::handlers::{see_other, Ctx};
@@ -25,17 +25,9 @@ fn selector(a: &Admin) -> Option<Selector> {
     )
 }
 
-async fn admitted(ctx: &UiContext, req: Request, post: bool) -> Result<Admin, Response> {
-    let a = admit(ctx, req, post).await?;
-    if let Some(resp) = a.refuse_unless(ctx, Perm::BulkReset) {
-        return Err(resp);
-    }
-    Ok(a)
-}
-
 /// `GET {prefix}admin/bulk`: the form and the jobs so far.
 pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, false).await {
+    let a = match admit_for(&ctx, req, false, Perm::BulkReset).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -85,7 +77,7 @@ fn job_row(j: &BulkJob, base: &str) -> (String, String, String, String, String) 
 
 /// `POST {prefix}admin/bulk`: the preview, with the confirmation form.
 pub(crate) async fn preview(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, true).await {
+    let a = match admit_for(&ctx, req, true, Perm::BulkReset).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -113,7 +105,7 @@ pub(crate) async fn preview(State(ctx): Ctx, req: Request) -> Response {
 
 /// `POST {prefix}admin/bulk/start`: creates the job (with the reason) and runs it.
 pub(crate) async fn start(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, true).await {
+    let a = match admit_for(&ctx, req, true, Perm::BulkReset).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -197,7 +189,7 @@ pub(crate) async fn start(State(ctx): Ctx, req: Request) -> Response {
 
 /// `GET {prefix}admin/bulk/job?id=`: progress (refreshes while running) and results.
 pub(crate) async fn job(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, false).await {
+    let a = match admit_for(&ctx, req, false, Perm::BulkReset).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -247,7 +239,7 @@ pub(crate) async fn job(State(ctx): Ctx, req: Request) -> Response {
 
 /// `POST {prefix}admin/bulk/retry`: runs the rows not done again.
 pub(crate) async fn retry(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, true).await {
+    let a = match admit_for(&ctx, req, true, Perm::BulkReset).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -304,15 +296,7 @@ impl BulkRunner {
             .ip(self.ip.as_deref())
             .request_id(&self.job)
             .detail(detail);
-        if let Err(e) = self
-            .ctx
-            .accounts
-            .audit()
-            .append(entry, self.ctx.mfa.now())
-            .await
-        {
-            tracing::error!(error = %e, action = action.as_str(), "AUDIT LOG WRITE FAILED");
-        }
+        crate::admin::record_audit(&self.ctx, entry, action).await;
     }
 
     pub(crate) async fn run(&self) {

@@ -1,7 +1,7 @@
 //! Emergency actions (secadmin): end every session of a group's members, or suspend
 //! sign-in for a group (which also ends their sessions) until lifted. Both need a
 //! reason; a banner on every console page shows active suspensions.
-use super::access::{admit, Admin, Perm};
+use super::access::{admit_for, Admin, Perm};
 use super::views::{EmergencyPage, Flash};
 use super::{audit, chrome, render_page, Section};
 use crate::handlers::{see_other, Ctx};
@@ -15,17 +15,9 @@ use sekisho_auth::AuditAction;
 
 const MIN_REASON: usize = 10;
 
-async fn admitted(ctx: &UiContext, req: Request, post: bool) -> Result<Admin, Response> {
-    let a = admit(ctx, req, post).await?;
-    if let Some(resp) = a.refuse_unless(ctx, Perm::Emergency) {
-        return Err(resp);
-    }
-    Ok(a)
-}
-
 /// `GET {prefix}admin/emergency`
 pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, false).await {
+    let a = match admit_for(&ctx, req, false, Perm::Emergency).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -122,7 +114,7 @@ async fn end_group_sessions(ctx: &UiContext, group: &str) -> Result<usize, Strin
 
 /// `POST {prefix}admin/emergency/revoke`
 pub(crate) async fn revoke(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, true).await {
+    let a = match admit_for(&ctx, req, true, Perm::Emergency).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -154,7 +146,7 @@ pub(crate) async fn revoke(State(ctx): Ctx, req: Request) -> Response {
 
 /// `POST {prefix}admin/emergency/suspend`
 pub(crate) async fn suspend(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, true).await {
+    let a = match admit_for(&ctx, req, true, Perm::Emergency).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -193,7 +185,7 @@ pub(crate) async fn suspend(State(ctx): Ctx, req: Request) -> Response {
 
 /// `POST {prefix}admin/emergency/lift`
 pub(crate) async fn lift(State(ctx): Ctx, req: Request) -> Response {
-    let a = match admitted(&ctx, req, true).await {
+    let a = match admit_for(&ctx, req, true, Perm::Emergency).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
