@@ -60,6 +60,11 @@ fn parse(text: &str, source: &str) -> Result<FileConfig, ConfigError> {
     })
 }
 
+/// Two listen addresses that would claim the same port on some interface.
+fn listeners_overlap(a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
 pub(crate) struct Validator<'a> {
     source: &'a str,
     env: &'a dyn Env,
@@ -79,6 +84,16 @@ impl Validator<'_> {
         } else {
             Some(self.addr("server.admin_listen", &f.server.admin_listen)?)
         };
+        if let Some(admin) = admin_listen {
+            // One socket cannot serve both listeners: the second bind would fail, or
+            // with an inherited socket table two services would own one descriptor.
+            if listeners_overlap(listen, admin) {
+                return Err(self.err(
+                    "server.admin_listen",
+                    format!("`{admin}` overlaps server.listen `{listen}`; use another port"),
+                ));
+            }
+        }
         if f.server.threads == 0 || f.server.threads > 256 {
             return Err(self.err("server.threads", "must be between 1 and 256"));
         }

@@ -309,8 +309,8 @@ fn run(c: &ConfigArg, log_json: bool) -> CliResult {
 }
 
 fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool) -> CliResult {
-    let listen = crate::demo::with_free_port(listen).map_err(|e| e.to_string())?;
-    let admin = crate::demo::with_free_port(admin).map_err(|e| e.to_string())?;
+    let listen = crate::demo::with_free_port(listen, &[]).map_err(|e| e.to_string())?;
+    let admin = crate::demo::with_free_port(admin, &[listen]).map_err(|e| e.to_string())?;
     let (handle, users) = crate::demo::start(listen, admin, dir).map_err(|e| e.to_string())?;
     let url = format!("http://{}/", handle.proxy_addr);
     let admin_url = handle

@@ -247,7 +247,7 @@ pub fn start(
 ) -> Result<(crate::GatewayHandle, Vec<DemoUser>), AppError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| AppError::Startup(format!("{}: {e}", dir.display())))?;
-    let site = with_free_port(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let site = with_free_port(SocketAddr::from(([127, 0, 0, 1], 0)), &[listen, admin])?;
     let settings = demo_settings(listen, admin, site, dir)?;
     let app = App::build(settings, Arc::new(SystemClock))?;
     let users = ensure_demo_users(&app)?;
@@ -256,14 +256,21 @@ pub fn start(
     Ok((handle, users))
 }
 
-/// `addr` itself, or with port 0 replaced by a port that is free right now.
-pub fn with_free_port(addr: SocketAddr) -> Result<SocketAddr, AppError> {
+/// `addr` itself, or with port 0 replaced by a port that is free right now and is
+/// none of `taken`'s (the kernel may offer a port it just handed out again).
+pub fn with_free_port(addr: SocketAddr, taken: &[SocketAddr]) -> Result<SocketAddr, AppError> {
     if addr.port() != 0 {
         return Ok(addr);
     }
-    std::net::TcpListener::bind(addr)
-        .and_then(|l| l.local_addr())
-        .map_err(|e| AppError::Startup(format!("no free port on {addr}: {e}")))
+    for _ in 0..100 {
+        let free = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.local_addr())
+            .map_err(|e| AppError::Startup(format!("no free port on {addr}: {e}")))?;
+        if !taken.iter().any(|t| t.port() == free.port()) {
+            return Ok(free);
+        }
+    }
+    Err(AppError::Startup(format!("no free port on {addr}")))
 }
 
 #[cfg(test)]

@@ -14,12 +14,23 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago and that no other caller in this process
+/// has been given. The kernel may hand the same ephemeral port to two `bind(0)` calls
+/// in a row; two servers of one process then race for it, and a gateway whose proxy
+/// and admin listeners got the same port would share one socket between two services.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A private `redis-server`, killed on drop.
@@ -177,4 +188,16 @@ fn psql(url: &str, sql: &str) {
         "PostgreSQL is needed for the tests ({sql}): {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[cfg(test)]
+mod free_port_tests {
+    #[test]
+    fn ports_are_never_given_twice() {
+        let mut ports: Vec<u16> = (0..500).map(|_| super::free_port()).collect();
+        ports.sort_unstable();
+        let before = ports.len();
+        ports.dedup();
+        assert_eq!(ports.len(), before, "free_port handed out a port twice");
+    }
 }

@@ -70,6 +70,13 @@ fn bad_value_names_the_path() {
 #[test]
 fn semantic_errors_name_the_key() {
     assert_eq!(err("[server]\nlisten = \"nope\"\n").key, "server.listen");
+    for admin in ["127.0.0.1:8080", "0.0.0.0:8080"] {
+        let e = err(&format!(
+            "[server]\nlisten = \"127.0.0.1:8080\"\nadmin_listen = \"{admin}\"\n"
+        ));
+        assert_eq!(e.key, "server.admin_listen", "{admin}");
+        assert!(e.message.contains("overlaps"), "{e}");
+    }
     assert_eq!(err("[ui]\nprefix = \"/x\"\n").key, "ui.prefix");
     assert_eq!(
         err("[session]\nstore = \"mongodb://x\"\n").key,
