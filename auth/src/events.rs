@@ -36,6 +36,8 @@ pub enum Reason {
     PasswordReset,
     /// Sign-in refused: an administrator suspended a group the user is in.
     Suspended,
+    /// The user asked for an MFA reset ("I can't use any of my methods").
+    RecoveryRequested,
 }
 
 impl Reason {
@@ -67,6 +69,7 @@ impl Reason {
             Reason::ResetLinkSent => "reset_link_sent",
             Reason::PasswordReset => "password_reset",
             Reason::Suspended => "suspended",
+            Reason::RecoveryRequested => "recovery_requested",
         }
     }
 }

@@ -69,8 +69,8 @@ pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken
 pub use reenrol::{IssuedLink, LinkInProgress, LinkStatus, LinkToken, ReenrolLinks, ValidLink};
 pub use reports::{AdoptionPoint, FactorOutcome, Reports, ResetFigures};
 pub use resets::{
-    Actor, Executed, NewResetRequest, RequestQuery, RequestState, ResetError, ResetRequest,
-    ResetRequests, ResetScope, Urgency,
+    Actor, Executed, NewResetRequest, Origin, RequestQuery, RequestState, ResetError, ResetRequest,
+    ResetRequests, ResetScope, SelfServiceRequest, Situation, Urgency,
 };
 pub use rollout::{Adoption, AdoptionRow, NoticeState, RolloutRow, RolloutStore, UnenrolledUser};
 pub use session::{

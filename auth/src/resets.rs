@@ -18,7 +18,11 @@ use sqlx::{AnyPool, Row};
 use std::fmt;
 
 mod execute;
+mod self_service;
 pub use execute::{apply_reset, Executed};
+pub use self_service::{
+    SelfServiceRequest, Situation, MAX_CONTACT_CHARS, MIN_DESCRIPTION_CHARS, SELF_REQUESTS_PER_DAY,
+};
 
 /// The shortest reason a request may carry: enough for a later reader to judge it.
 pub const MIN_REASON_CHARS: usize = 50;
@@ -118,6 +122,28 @@ impl Actor<'static> {
     };
 }
 
+/// Who filed a request: an administrator (or the CLI), or the user from the
+/// challenge page's "I can't use any of my methods".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    Admin,
+    SelfService,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Admin => "admin",
+            Origin::SelfService => "self",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Origin::Admin, Origin::SelfService]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResetRequest {
     pub id: String,
@@ -138,6 +164,11 @@ pub struct ResetRequest {
     pub executed_by_email: Option<String>,
     pub executed_at: Option<UnixTime>,
     pub bulk_job: Option<String>,
+    pub origin: Origin,
+    /// What happened, as the user chose it (self-service requests).
+    pub situation: Option<Situation>,
+    /// How the helpdesk can reach the user, as they wrote it (self-service requests).
+    pub contact: Option<String>,
 }
 
 /// Why an action on a request was refused. Messages are shown to admins as they are.
@@ -159,6 +190,12 @@ pub enum ResetError {
     NotPending(RequestState),
     #[error("the request is {}, not approved", .0.as_str())]
     NotApproved(RequestState),
+    #[error("tell us in at least {MIN_DESCRIPTION_CHARS} characters what happened")]
+    DescriptionTooShort,
+    #[error("the contact details must be at most {MAX_CONTACT_CHARS} characters")]
+    ContactTooLong,
+    #[error("at most {SELF_REQUESTS_PER_DAY} recovery requests a day")]
+    TooManyRequests,
     #[error("this bulk job already reset the user")]
     BulkAlreadyDone,
     #[error(transparent)]
@@ -202,7 +239,7 @@ impl fmt::Debug for ResetRequests {
     }
 }
 
-const COLUMNS: &str = "r.id, r.user_id, u.email AS user_email, r.requested_by, r.requested_by_email, r.reason, r.scope, r.urgency, r.privileged, r.state, r.created_at, r.expires_at, r.decided_by_email, r.decided_at, r.decision_note, r.executed_by_email, r.executed_at, r.bulk_job";
+const COLUMNS: &str = "r.id, r.user_id, u.email AS user_email, r.requested_by, r.requested_by_email, r.reason, r.scope, r.urgency, r.privileged, r.state, r.created_at, r.expires_at, r.decided_by_email, r.decided_at, r.decision_note, r.executed_by_email, r.executed_at, r.bulk_job, r.origin, r.situation, r.contact";
 
 /// Checks and trims a reason; counts characters, not bytes (Japanese reasons).
 pub fn check_reason(reason: &str) -> Result<&str, ResetError> {
@@ -236,17 +273,11 @@ impl ResetRequests {
     ) -> Result<ResetRequest, ResetError> {
         let reason = check_reason(new.reason)?;
         self.expire_due(now).await?;
-        let open = sqlx::query(
-            "SELECT id FROM reset_requests WHERE user_id = $1 AND state IN ('pending', 'approved')",
-        )
-        .bind(new.user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = open {
-            return Err(ResetError::AlreadyOpen(row.try_get("id")?));
+        if let Some(id) = self.open_request(new.user_id).await? {
+            return Err(ResetError::AlreadyOpen(id));
         }
         let id = format!("RR-{}", random_token(9));
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO reset_requests (id, user_id, requested_by, requested_by_email, reason, scope, urgency, privileged, state, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)",
         )
@@ -261,8 +292,40 @@ impl ResetRequests {
         .bind(now)
         .bind(now + expires_in.max(60))
         .execute(&self.pool)
-        .await?;
+        .await;
+        if let Err(e) = inserted {
+            return Err(self.insert_failed(e, new.user_id).await);
+        }
         self.get(&id, now).await
+    }
+
+    /// The request that already holds the user's one open slot.
+    async fn open_request(&self, user_id: &str) -> Result<Option<String>, ResetError> {
+        let row = sqlx::query(
+            "SELECT id FROM reset_requests WHERE user_id = $1 AND state IN ('pending', 'approved')",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("id")?),
+            None => None,
+        })
+    }
+
+    /// A unique violation on insert means a simultaneous request took the user's open
+    /// slot (the partial unique index): name that request. Anything else is a store
+    /// error.
+    async fn insert_failed(&self, e: sqlx::Error, user_id: &str) -> ResetError {
+        let taken = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+        if !taken {
+            return e.into();
+        }
+        match self.open_request(user_id).await {
+            Ok(Some(id)) => ResetError::AlreadyOpen(id),
+            Ok(None) => e.into(),
+            Err(other) => other,
+        }
     }
 
     /// One request; a pending one past its expiry is expired first.
@@ -441,6 +504,8 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<ResetRequest, AuthError> {
     let scope: String = row.try_get("scope")?;
     let urgency: String = row.try_get("urgency")?;
     let state: String = row.try_get("state")?;
+    let origin: String = row.try_get("origin")?;
+    let situation: Option<String> = row.try_get("situation")?;
     Ok(ResetRequest {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -460,6 +525,12 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<ResetRequest, AuthError> {
         executed_by_email: row.try_get("executed_by_email")?,
         executed_at: row.try_get("executed_at")?,
         bulk_job: row.try_get("bulk_job")?,
+        origin: Origin::parse(&origin).ok_or_else(|| bad("origin", origin.clone()))?,
+        situation: match situation {
+            Some(v) => Some(Situation::parse(&v).ok_or_else(|| bad("situation", v.clone()))?),
+            None => None,
+        },
+        contact: row.try_get("contact")?,
     })
 }
 

@@ -343,7 +343,7 @@ impl Challenge<'_> {
                 error: fb.error,
                 help_href,
                 others,
-                lost_device_href: HelpTopic::LostDevice.href(&ctx.config.prefix),
+                lost_device_href: format!("{}mfa/lost?{}", ctx.config.prefix, self.target.query()),
                 trust_label: trust_days.map(|n| fill(m.trust_label, &[("n", &n)])),
             })
         })
@@ -351,7 +351,7 @@ impl Challenge<'_> {
 }
 
 /// Loads the session and the user's usable methods, or answers for the caller.
-async fn prepare(
+pub(crate) async fn prepare(
     ctx: &UiContext,
     r: &Req,
     target: &Target,

@@ -7,11 +7,13 @@ use sekisho_config::Lang;
 
 mod enroll;
 mod help;
+mod lost_device;
 mod mfa;
 mod recovery;
 mod reenrol;
 pub use enroll::{enroll_texts, long_date, EnrollTexts};
 pub use help::{help_texts, HelpEntryTexts, HelpTexts};
+pub use lost_device::{lost_device_texts, LostDeviceTexts};
 pub use mfa::{fill, mfa_texts, MfaTexts};
 pub use recovery::{recovery_texts, RecoveryTexts};
 pub use reenrol::{reenrol_texts, ReenrolTexts};

@@ -20,6 +20,7 @@ mod handlers;
 pub mod help;
 pub mod i18n;
 mod limiter;
+mod lost_device;
 mod mfa_views;
 pub mod nudges;
 pub mod pages;
@@ -276,6 +277,11 @@ pub fn router(ctx: Arc<UiContext>) -> Router {
         )
         .route(&format!("{p}mfa"), get(challenge::challenge_form))
         .route(&format!("{p}mfa/send"), post(challenge::send_code))
+        .route(
+            &format!("{p}mfa/lost"),
+            get(lost_device::form).post(lost_device::submit),
+        )
+        .route(&format!("{p}mfa/lost/status"), get(lost_device::status))
         .route(&format!("{p}mfa/verify"), post(challenge::verify))
         .route(&format!("{p}enroll"), get(enroll::interstitial))
         .route(&format!("{p}enroll/later"), post(enroll::later))

@@ -50,6 +50,16 @@ pub enum Notice<'a> {
         /// The reset request's id, to quote to the helpdesk.
         request_id: &'a str,
     },
+    /// The user asked for their two-step verification to be reset ("I can't use any
+    /// of my methods"): the reference to quote and where to follow the request.
+    RecoveryRequested {
+        /// The reset request's id.
+        reference: &'a str,
+        /// The request status page, absolute.
+        status_link: &'a str,
+        /// The help entry on unexpected prompts, absolute.
+        help_link: &'a str,
+    },
     /// Security notice: too many failed sign-ins locked the account for a while.
     AccountLocked {
         /// Whole minutes until sign-in works again, at least 1.
@@ -106,6 +116,7 @@ impl Notice<'_> {
             Notice::PasswordChanged => "password_changed",
             Notice::ReenrolLink { .. } => "reenrol_link",
             Notice::NewSignIn { .. } => "new_sign_in",
+            Notice::RecoveryRequested { .. } => "recovery_requested",
         }
     }
 }
@@ -231,6 +242,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::En, Notice::PasswordChanged) => "Your password was changed",
         (Lang::En, Notice::ReenrolLink { .. }) => "Set up two-step verification again",
         (Lang::En, Notice::NewSignIn { .. }) => "New sign-in to your account",
+        (Lang::En, Notice::RecoveryRequested { .. }) => "We received your recovery request",
         (Lang::Ja, Notice::SignInCode { .. }) => "サインイン確認コード",
         (Lang::Ja, Notice::MfaEnabled { .. }) => "2段階認証の方法が追加されました",
         (Lang::Ja, Notice::MfaDisabled { .. }) => "2段階認証の方法が削除されました",
@@ -242,6 +254,7 @@ fn headline(notice: &Notice<'_>, lang: Lang) -> Cow<'static, str> {
         (Lang::Ja, Notice::PasswordChanged) => "パスワードが変更されました",
         (Lang::Ja, Notice::ReenrolLink { .. }) => "2段階認証の再設定",
         (Lang::Ja, Notice::NewSignIn { .. }) => "アカウントへの新しいサインインがありました",
+        (Lang::Ja, Notice::RecoveryRequested { .. }) => "2段階認証のリセット申請を受け付けました",
     })
 }
 
@@ -365,6 +378,12 @@ fn english(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 format!("The link works once, until {valid_until}. If it has expired, ask your helpdesk for a new one."),
                 "If you did not ask for this, tell your administrator at once.".to_string(),
         ],
+        Notice::RecoveryRequested { reference, status_link, help_link } => vec![
+                format!("We received a request to reset the two-step verification of your {brand} account. Your reference number is {reference}: quote it when you contact the helpdesk."),
+                "An administrator will check that the request is yours, usually by contacting you, before anything changes. If it is approved, you will receive a link to set up two-step verification again.".to_string(),
+                format!("Follow the request here (you will be asked for your password):\n    {status_link}"),
+                format!("If you did not ask for this, someone knows your password: change it now and tell your administrator. More in the help:\n    {help_link}"),
+        ],
         Notice::NewSignIn { .. } => new_sign_in(notice, Lang::En, brand),
     }
 }
@@ -455,6 +474,12 @@ fn japanese(notice: &Notice<'_>, brand: &str) -> Vec<String> {
                 format!("    {link}"),
                 format!("このリンクは {valid_until} まで、1回だけ使えます。期限が切れた場合は、ヘルプデスクに新しいリンクを依頼してください。"),
                 "お心当たりがない場合は、すぐに管理者にご連絡ください。".to_string(),
+        ],
+        Notice::RecoveryRequested { reference, status_link, help_link } => vec![
+                format!("{brand} のアカウントの2段階認証のリセット申請を受け付けました。受付番号は {reference} です。ヘルプデスクにお問い合わせの際は、この番号をお伝えください。"),
+                "リセットの前に、管理者がご本人からの申請であることを確認します（通常はご連絡を差し上げます）。承認されると、2段階認証を再設定するためのリンクをお送りします。".to_string(),
+                format!("申請の状況は次のページで確認できます。パスワードの入力が必要です。\n    {status_link}"),
+                format!("お心当たりがない場合は、第三者にパスワードを知られています。すぐにパスワードを変更し、管理者にご連絡ください。詳しくはヘルプをご覧ください。\n    {help_link}"),
         ],
         Notice::NewSignIn { .. } => new_sign_in(notice, Lang::Ja, brand),
     }

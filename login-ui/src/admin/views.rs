@@ -88,6 +88,20 @@ pub(crate) struct RequestRow {
     pub requested_by: String,
     pub created: String,
     pub privileged: bool,
+    /// Filed by the user from the challenge page, not by an administrator.
+    pub self_service: bool,
+    pub situation: Option<&'static str>,
+    pub contact: Option<String>,
+}
+
+/// What the user said happened, as the console shows it.
+fn situation_label(s: sekisho_auth::Situation) -> &'static str {
+    match s {
+        sekisho_auth::Situation::LostDevice => "lost or stolen phone",
+        sekisho_auth::Situation::NewPhone => "new phone",
+        sekisho_auth::Situation::AppRemoved => "authenticator app removed or phone reset",
+        sekisho_auth::Situation::Other => "something else",
+    }
 }
 
 impl RequestRow {
@@ -102,6 +116,9 @@ impl RequestRow {
             requested_by: r.requested_by_email.clone(),
             created: crate::settings::when(r.created_at),
             privileged: r.privileged,
+            self_service: r.origin == sekisho_auth::Origin::SelfService,
+            situation: r.situation.map(situation_label),
+            contact: r.contact.clone(),
         }
     }
 }

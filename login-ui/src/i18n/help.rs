@@ -72,7 +72,7 @@ static EN: HelpTexts = HelpTexts {
         body: &[
             "Sign in with one of your backup codes: choose \"Backup code\" on the verification page. Each backup code works once.",
             "Then open your security settings, set up your authenticator app on the new phone, and make new backup codes if only a few are left.",
-            "No backup codes and no other method? Contact support. They will confirm who you are before resetting your two-step verification.",
+            "No backup codes and no other method? On the verification page choose \"Can't use any of these?\" and send a recovery request: you get a reference number by e-mail, and an administrator confirms who you are before resetting your two-step verification. You can also contact support directly.",
         ],
     },
     code_rejected: HelpEntryTexts {
@@ -142,7 +142,7 @@ static JA: HelpTexts = HelpTexts {
         body: &[
             "バックアップコードでサインインしてください。確認ページで「バックアップコード」を選びます。各コードは1回だけ使えます。",
             "サインイン後、セキュリティ設定で新しいスマートフォンに認証アプリを設定し、残りが少なければ新しいバックアップコードを作成してください。",
-            "バックアップコードも他の方法もない場合は、サポートにお問い合わせください。本人確認のうえ、2段階認証をリセットします。",
+            "バックアップコードも他の方法もない場合は、確認ページの「どの方法も使えない場合」からリセットを申請してください。受付番号がメールで届き、管理者が本人確認のうえ2段階認証をリセットします。サポートに直接お問い合わせいただくこともできます。",
         ],
     },
     code_rejected: HelpEntryTexts {

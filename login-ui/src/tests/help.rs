@@ -175,9 +175,18 @@ async fn wrong_backup_codes_link_to_help_and_the_pause_to_locked_out() {
     let (status, _, body) = call(&f.ctx, get("/_sekisho/mfa", "en", Some(&cookies))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        body.contains("<a id=\"lost-device-link\" href=\"/_sekisho/help#lost-device\">Can&#39;t use this method?</a>"),
+        body.contains("<a id=\"lost-device-link\" href=\"/_sekisho/mfa/lost?rd="),
         "{body}"
     );
+    assert!(body.contains(">Can&#39;t use this method?</a>"), "{body}");
+    // The page behind it offers the backup code first, and the recovery request.
+    let (status, _, lost) = call(&f.ctx, get("/_sekisho/mfa/lost", "en", Some(&cookies))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        lost.contains("id=\"use-backup-code\" href=\"/_sekisho/mfa?m=backup_code&#38;rd="),
+        "{lost}"
+    );
+    assert!(lost.contains("action=\"/_sekisho/mfa/lost\""), "{lost}");
     assert!(
         !body.contains("id=\"error-help\""),
         "no error, no help link"

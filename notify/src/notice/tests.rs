@@ -7,7 +7,12 @@ const APRIL_FIRST: CalendarDate = CalendarDate {
 };
 const ENROL_LINK: &str = "https://app.example.com/_sekisho/enroll/start";
 
-const ALL: [Notice<'static>; 12] = [
+const ALL: [Notice<'static>; 13] = [
+    Notice::RecoveryRequested {
+        reference: "RR-abc",
+        status_link: "https://app.example.com/_sekisho/mfa/lost/status",
+        help_link: "https://app.example.com/_sekisho/help#lost-device",
+    },
     Notice::ReenrolLink {
         link: "https://example.com/_sekisho/reenrol?token=abc",
         valid_until: "2027-01-15 09:30 UTC",

@@ -12,6 +12,7 @@ mod help;
 mod journeys;
 mod lockout;
 mod logs;
+mod lost_device;
 mod metrics;
 mod mfa;
 mod recovery;
