@@ -12,6 +12,7 @@ mod artifacts;
 mod driver;
 mod help;
 mod journeys;
+mod lost_device;
 mod mfa;
 mod other_origin;
 mod recovery;

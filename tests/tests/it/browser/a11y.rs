@@ -41,8 +41,16 @@ return { checked: fields.length, unlabelled: unlabelled, unnamed: unnamed };
 
 /// Keyboard-reachable elements in DOM order, and any that jump the order.
 const FOCUS_ORDER_JS: &str = r#"
+// Tab stops once per radio group (on its checked radio, else its first): arrow keys
+// move within the group.
+const radioStop = el => {
+  if (el.type !== 'radio' || !el.name) return true;
+  const group = [...document.querySelectorAll('input[type=radio]')].filter(r => r.name === el.name && r.form === el.form);
+  const checked = group.find(r => r.checked);
+  return el === (checked || group[0]);
+};
 const focusable = [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
-  .filter(el => !el.disabled && el.type !== 'hidden' && el.tabIndex >= 0 && visible(el));
+  .filter(el => !el.disabled && el.type !== 'hidden' && el.tabIndex >= 0 && visible(el) && radioStop(el));
 const jumping = [...document.querySelectorAll('[tabindex]')].filter(el => el.tabIndex > 0).map(describe);
 if (focusable.length) focusable[0].focus();
 return { order: focusable.map(describe), jumping: jumping };

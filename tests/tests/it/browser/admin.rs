@@ -9,7 +9,7 @@ use crate::harness::{Store, TestGateway, PASSWORD};
 use crate::mfa::{oathtool, Clock};
 
 /// Signs in and enrols an authenticator app from the settings page; returns the secret.
-async fn sign_in_with_new_app(gw: &TestGateway, b: &Browser, email: &str) -> String {
+pub(super) async fn sign_in_with_new_app(gw: &TestGateway, b: &Browser, email: &str) -> String {
     b.goto(&gw.url("/_sekisho/settings/totp")).await;
     b.submit_sign_in(email, PASSWORD).await;
     assert_eq!(b.url().await.path(), "/_sekisho/settings");
