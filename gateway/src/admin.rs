@@ -1,7 +1,8 @@
 //! The admin listener: `/healthz` (the process answers), `/readyz` (the session store
-//! and the SQL database answer), `/metrics` (Prometheus). Bind it to loopback or a
-//! private network: it is not authenticated.
-use crate::app::App;
+//! and the SQL database answer), `/metrics` (Prometheus), `POST /reload` (read the
+//! configuration file again). Bind it to loopback or a private network: it is not
+//! authenticated.
+use crate::live::LiveApp;
 use async_trait::async_trait;
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
@@ -10,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub struct AdminApp {
-    app: Arc<App>,
+    live: Arc<LiveApp>,
 }
 
 impl AdminApp {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    pub fn new(live: Arc<LiveApp>) -> Self {
+        Self { live }
     }
 }
 
@@ -34,14 +35,26 @@ fn text(status: u16, content_type: &'static str, body: String) -> Response<Vec<u
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
+        let method = session.req_header().method.clone();
+        let app = self.live.current();
         match path.as_str() {
+            "/reload" if method == http::Method::POST => {
+                match self.live.reload_recorded("admin_endpoint").await {
+                    Ok(r) => text(200, "text/plain", r.summary()),
+                    Err(e) => text(422, "text/plain", format!("rejected: {e}\n")),
+                }
+            }
+            "/reload" => text(
+                405,
+                "text/plain",
+                "POST to reload the configuration\n".into(),
+            ),
             "/healthz" => text(200, "text/plain", "ok\n".into()),
             "/readyz" => {
                 let store =
-                    tokio::time::timeout(Duration::from_secs(2), self.app.sessions.store().ping())
-                        .await;
+                    tokio::time::timeout(Duration::from_secs(2), app.sessions.store().ping()).await;
                 let sql =
-                    tokio::time::timeout(Duration::from_secs(2), self.app.ui.accounts.ping()).await;
+                    tokio::time::timeout(Duration::from_secs(2), app.ui.accounts.ping()).await;
                 let store_ok = matches!(store, Ok(Ok(())));
                 let sql_ok = matches!(sql, Ok(Ok(())));
                 let body = format!(
@@ -56,16 +69,15 @@ impl ServeHttp for AdminApp {
                 )
             }
             "/metrics" => {
-                let mut body = self.app.telemetry.render();
-                body.push_str(&notification_series(&self.app.notifier.counts()));
-                body.push_str(&nudge_series(&self.app.ui.nudges));
-                body.push_str(&self.app.adoption.render());
+                let mut body = app.telemetry.render();
+                body.push_str(&notification_series(&app.notifier.counts()));
+                body.push_str(&nudge_series(&app.ui.nudges));
+                body.push_str(&app.adoption.render());
                 body.push_str(&format!(
                     "# HELP sekisho_rollout_reminder_passes_total Reminder passes this instance ran\n\
                      # TYPE sekisho_rollout_reminder_passes_total counter\n\
                      sekisho_rollout_reminder_passes_total {}\n",
-                    self.app
-                        .reminder_passes
+                    app.reminder_passes
                         .load(std::sync::atomic::Ordering::Relaxed)
                 ));
                 text(200, "text/plain; version=0.0.4", body)

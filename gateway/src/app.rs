@@ -6,6 +6,7 @@
 //! tasks and sockets never die with a Pingora runtime.
 use crate::adoption::AdoptionGauges;
 use crate::identity::IdentityHeaders;
+use crate::metrics::SiteSeries;
 use crate::telemetry::GatewayTelemetry;
 use crate::upstream::Upstreams;
 use ipnet::IpNet;
@@ -77,22 +78,28 @@ pub struct App {
     pub trusted_proxies: Vec<IpNet>,
     /// Sekisho's own cookies, never forwarded upstream.
     pub own_cookies: [String; 4],
+    /// This configuration's per-site request series.
+    pub site_series: SiteSeries,
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
     /// One-time codes, attempt counters and the rollout jobs' lease: memory, or Redis
     /// shared by every instance.
     pub counters: Arc<dyn CounterStore>,
     /// MFA adoption per group, refreshed by the rollout jobs.
-    pub adoption: AdoptionGauges,
+    pub adoption: Arc<AdoptionGauges>,
     /// Reminder passes this instance ran (took the slot's lease), for `/metrics`.
-    pub reminder_passes: std::sync::atomic::AtomicU64,
+    pub reminder_passes: Arc<std::sync::atomic::AtomicU64>,
     /// This gateway's Prometheus series and the auth domain's telemetry hooks,
     /// installed on `sessions` and `mfa` (and through `mfa` on the lockout and the
     /// UI's limiters).
     pub telemetry: Arc<GatewayTelemetry>,
     /// Scheme browsers use to reach the proxy listener.
     pub scheme: &'static str,
-    pub io: IoRuntime,
+    pub io: Arc<IoRuntime>,
+    /// 1 for the configuration the process started with, one more per reload.
+    pub generation: u64,
+    /// The server key (CSRF and other MACs), kept for the UI a reload rebuilds.
+    key: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for App {
@@ -106,17 +113,11 @@ impl fmt::Debug for App {
 impl App {
     /// Compiles the policy, opens the stores and builds the UI.
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>, AppError> {
-        let policy = Policy::compile(&settings.policy)
-            .map_err(|e| AppError::Config(format!("{}: {e}", settings.source)))?;
-        let identity =
-            IdentityHeaders::new(&settings.headers).map_err(|e| AppError::Config(e.to_string()))?;
-        let upstreams =
-            Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?;
-        let io = IoRuntime::new()?;
+        let io = Arc::new(IoRuntime::new()?);
         let telemetry = Arc::new(
-            GatewayTelemetry::new(&settings.sites)
-                .map_err(|e| AppError::Startup(format!("metrics: {e}")))?,
+            GatewayTelemetry::new().map_err(|e| AppError::Startup(format!("metrics: {e}")))?,
         );
+        let compiled = compile(&settings, &telemetry)?;
         let metrics_error = |e| AppError::Startup(format!("metrics: {e}"));
         let store: Arc<dyn SessionStore> = match &settings.session.store {
             SessionStoreKind::Memory { capacity } => {
@@ -197,13 +198,6 @@ impl App {
         let notifier = Notifier::new(&settings.email, &settings.sms, &settings.ui.title)
             .map_err(|e| AppError::Config(format!("notifications: {e}")))?;
         let ui_config = UiConfig::from_settings(&settings);
-        let own_cookies = [
-            ui_config.session_cookie.clone(),
-            ui_config.csrf_cookie.clone(),
-            ui_config.device_cookie.clone(),
-            ui_config.browser_cookie.clone(),
-        ];
-        let scheme = ui_config.scheme;
         let ui = Arc::new(UiContext::new(
             ui_config,
             accounts,
@@ -213,27 +207,133 @@ impl App {
             notifier.clone(),
             &key,
         ));
-        let router = sekisho_login_ui::router(Arc::clone(&ui));
-        Ok(Arc::new(Self {
-            trusted_proxies: settings.trusted_proxies.clone(),
+        telemetry.reloads.last_success.set(ui.mfa.clock().now());
+        Ok(Arc::new(Self::assemble(
             settings,
-            policy,
+            compiled,
+            ui,
+            Shared {
+                sessions,
+                mfa,
+                notifier,
+                counters,
+                adoption: Arc::new(AdoptionGauges::new()),
+                reminder_passes: Arc::default(),
+                telemetry,
+                io,
+            },
+            1,
+            zeroize::Zeroizing::new(key),
+        )))
+    }
+
+    fn assemble(
+        settings: Settings,
+        c: Compiled,
+        ui: Arc<UiContext>,
+        s: Shared,
+        generation: u64,
+        key: zeroize::Zeroizing<Vec<u8>>,
+    ) -> Self {
+        let own_cookies = [
+            ui.config.session_cookie.clone(),
+            ui.config.csrf_cookie.clone(),
+            ui.config.device_cookie.clone(),
+            ui.config.browser_cookie.clone(),
+        ];
+        let router = sekisho_login_ui::router(Arc::clone(&ui));
+        Self {
+            trusted_proxies: settings.trusted_proxies.clone(),
+            scheme: ui.config.scheme,
+            settings,
+            policy: c.policy,
             ui,
             router,
-            sessions,
-            upstreams,
-            identity,
+            sessions: s.sessions,
+            upstreams: c.upstreams,
+            identity: c.identity,
             own_cookies,
-            mfa,
-            notifier,
-            counters,
-            adoption: AdoptionGauges::new(),
-            reminder_passes: std::sync::atomic::AtomicU64::new(0),
-            telemetry,
-            scheme,
-            io,
-        }))
+            site_series: c.site_series,
+            mfa: s.mfa,
+            notifier: s.notifier,
+            counters: s.counters,
+            adoption: s.adoption,
+            reminder_passes: s.reminder_passes,
+            telemetry: s.telemetry,
+            io: s.io,
+            generation,
+            key,
+        }
     }
+
+    /// The next configuration: `settings` (already validated, with the sections that
+    /// need a restart put back to this one's by the caller) compiled into a new rule
+    /// set, upstream table and UI over the same stores, runtime and metrics.
+    pub fn reconfigured(&self, settings: Settings) -> Result<Self, AppError> {
+        let compiled = compile(&settings, &self.telemetry)?;
+        let mut ui = UiContext::new(
+            UiConfig::from_settings(&settings),
+            self.ui.accounts.clone(),
+            Arc::clone(&self.sessions),
+            Arc::clone(&self.ui.hasher),
+            Arc::clone(&self.mfa),
+            self.notifier.clone(),
+            &self.key,
+        );
+        ui.carry_over(&self.ui);
+        let shared = Shared {
+            sessions: Arc::clone(&self.sessions),
+            mfa: Arc::clone(&self.mfa),
+            notifier: self.notifier.clone(),
+            counters: Arc::clone(&self.counters),
+            adoption: Arc::clone(&self.adoption),
+            reminder_passes: Arc::clone(&self.reminder_passes),
+            telemetry: Arc::clone(&self.telemetry),
+            io: Arc::clone(&self.io),
+        };
+        Ok(Self::assemble(
+            settings,
+            compiled,
+            Arc::new(ui),
+            shared,
+            self.generation + 1,
+            self.key.clone(),
+        ))
+    }
+}
+
+/// What a configuration compiles to on its own (no I/O).
+struct Compiled {
+    policy: Policy,
+    identity: IdentityHeaders,
+    upstreams: Upstreams,
+    site_series: SiteSeries,
+}
+
+fn compile(settings: &Settings, telemetry: &GatewayTelemetry) -> Result<Compiled, AppError> {
+    Ok(Compiled {
+        policy: Policy::compile(&settings.policy)
+            .map_err(|e| AppError::Config(format!("{}: {e}", settings.source)))?,
+        identity: IdentityHeaders::new(&settings.headers)
+            .map_err(|e| AppError::Config(e.to_string()))?,
+        upstreams: Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?,
+        site_series: telemetry
+            .requests
+            .for_sites(&settings.sites)
+            .map_err(|e| AppError::Startup(format!("metrics: {e}")))?,
+    })
+}
+
+/// What every configuration of one process shares: stores, runtime, metrics.
+struct Shared {
+    sessions: Arc<SessionService>,
+    mfa: Arc<MfaService>,
+    notifier: Notifier,
+    counters: Arc<dyn CounterStore>,
+    adoption: Arc<AdoptionGauges>,
+    reminder_passes: Arc<std::sync::atomic::AtomicU64>,
+    telemetry: Arc<GatewayTelemetry>,
+    io: Arc<IoRuntime>,
 }
 
 /// HMAC-SHA256(key, label): a separate key per purpose from the one server key.

@@ -1,6 +1,7 @@
 //! The `sekisho` command line.
 mod audit;
 mod mfa;
+mod reload;
 
 use crate::app::App;
 use crate::report::{ExplainRequest, ReportFormat};
@@ -64,6 +65,10 @@ enum Command {
     },
     /// Validate a configuration file.
     CheckConfig(ConfigArg),
+    /// Make the running gateway read its configuration file again (rules, sites,
+    /// enrolment rules, texts and limits change at once; listeners, stores and keys
+    /// need a restart). Uses `POST /reload` on the admin listener; SIGHUP does the same.
+    Reload(ConfigArg),
     /// Policy tools.
     Policy {
         #[command(subcommand)]
@@ -238,6 +243,7 @@ pub fn main() -> ExitCode {
             json,
         } => demo(listen, admin_listen, &data_dir, json),
         Command::CheckConfig(c) => check_config(&c),
+        Command::Reload(c) => reload::reload(&c),
         Command::Policy {
             command:
                 PolicyCommand::Explain {
@@ -305,7 +311,7 @@ fn run(c: &ConfigArg, log_json: bool) -> CliResult {
     crate::logging::init(&settings.log, log_json);
     let app = App::build(settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     tracing::info!(listen = %app.settings.server.listen, admin = ?app.settings.server.admin_listen, "sekisho starting");
-    crate::server::run_forever(app, Vec::new())
+    crate::server::run_forever(app, Some(c.config.clone()), Vec::new())
 }
 
 fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool) -> CliResult {

@@ -281,8 +281,8 @@ mod tests {
     #[test]
     fn demo_rollout_requires_admins_and_recommends_to_others() {
         let dir = tempfile::tempdir().unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
-        let s = demo_settings(addr, addr, addr, dir.path()).unwrap();
+        let at = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let s = demo_settings(at(8080), at(9090), at(8081), dir.path()).unwrap();
         let rollout = sekisho_policy::Rollout::new(&s.enrollment);
         let admin = rollout.covering("admin@example.com", &["admins".to_string()]);
         assert_eq!(admin.mode(), EnrollmentMode::Require);

@@ -14,6 +14,7 @@
 //! - [`rollout_jobs`] mails enrolment reminders, closes abandoned enrolments and
 //!   refreshes the [`adoption`] gauges; [`report`] is `sekisho report adoption` and
 //!   the enrolment part of `policy explain`.
+//! - [`live`] holds the live configuration and reloads it (SIGHUP, `POST /reload`).
 //! - [`server`] wires the Pingora services together; [`cli`] is the `sekisho` command.
 //! - [`demo`] is `sekisho demo`: a small legacy site behind the gateway.
 
@@ -27,6 +28,7 @@ pub mod client_ip;
 pub mod demo;
 pub mod identity;
 pub mod keyfile;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod proxy;

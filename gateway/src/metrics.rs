@@ -164,23 +164,31 @@ impl UpstreamError {
     }
 }
 
+/// The request-path series of one gateway, registered once. The per-site children
+/// live in a [`SiteSeries`] made for each configuration (a reload may add, remove or
+/// reorder sites, and site indexes are the configuration's).
 pub struct RequestMetrics {
     requests: IntCounterVec,
+    upstream_vec: HistogramVec,
+    errors_vec: IntCounterVec,
+    /// By `Route as usize`.
+    request_seconds: Vec<Histogram>,
+}
+
+/// One configuration's per-site series, by site index.
+pub struct SiteSeries {
     /// Configured site hosts, then [`UNKNOWN_SITE`].
     site_labels: Vec<String>,
     /// (site slot, route, class) → counter, made on first use so that only what
     /// happened is exported.
     counters: Vec<OnceLock<IntCounter>>,
-    /// By `Route as usize`.
-    request_seconds: Vec<Histogram>,
-    /// By site index.
     upstream_seconds: Vec<Histogram>,
     /// By site index, then `UpstreamError as usize`.
     upstream_errors: Vec<IntCounter>,
 }
 
 impl RequestMetrics {
-    pub fn new(registry: &Registry, sites: &[Site]) -> SeriesResult<Self> {
+    pub fn new(registry: &Registry) -> SeriesResult<Self> {
         let requests = counter_vec(
             registry,
             "sekisho_requests_total",
@@ -207,44 +215,65 @@ impl RequestMetrics {
             "Proxied requests that failed at the upstream, by site and kind",
             &["site", "kind"],
         )?;
-        let mut site_labels: Vec<String> = sites.iter().map(|s| s.host.clone()).collect();
         let request_seconds = Route::ALL
             .iter()
             .map(|r| request_vec.get_metric_with_label_values(&[r.label()]))
             .collect::<SeriesResult<Vec<_>>>()?;
+        Ok(Self {
+            requests,
+            upstream_vec,
+            errors_vec,
+            request_seconds,
+        })
+    }
+
+    /// The children for `sites`; a site kept across a reload keeps its series.
+    pub fn for_sites(&self, sites: &[Site]) -> SeriesResult<SiteSeries> {
+        let mut site_labels: Vec<String> = sites.iter().map(|s| s.host.clone()).collect();
         let upstream_seconds = site_labels
             .iter()
-            .map(|s| upstream_vec.get_metric_with_label_values(&[s.as_str()]))
+            .map(|s| {
+                self.upstream_vec
+                    .get_metric_with_label_values(&[s.as_str()])
+            })
             .collect::<SeriesResult<Vec<_>>>()?;
         let upstream_errors = site_labels
             .iter()
             .flat_map(|s| UpstreamError::ALL.iter().map(move |k| (s, k)))
-            .map(|(s, k)| errors_vec.get_metric_with_label_values(&[s.as_str(), k.label()]))
+            .map(|(s, k)| {
+                self.errors_vec
+                    .get_metric_with_label_values(&[s.as_str(), k.label()])
+            })
             .collect::<SeriesResult<Vec<_>>>()?;
         site_labels.push(UNKNOWN_SITE.to_string());
         let counters = (0..site_labels.len() * Route::ALL.len() * CLASSES.len())
             .map(|_| OnceLock::new())
             .collect();
-        Ok(Self {
-            requests,
+        Ok(SiteSeries {
             site_labels,
             counters,
-            request_seconds,
             upstream_seconds,
             upstream_errors,
         })
     }
 
     /// Counts a finished request. `site` is `None` for hosts no site serves.
-    pub fn request(&self, site: Option<usize>, route: Route, status: u16, took: Duration) {
-        let sites = self.site_labels.len();
+    pub fn request(
+        &self,
+        by_site: &SiteSeries,
+        site: Option<usize>,
+        route: Route,
+        status: u16,
+        took: Duration,
+    ) {
+        let sites = by_site.site_labels.len();
         let slot = site.filter(|i| *i + 1 < sites).unwrap_or(sites - 1);
         let class = class_index(status);
         let index = (slot * Route::ALL.len() + route as usize) * CLASSES.len() + class;
-        if let Some(cell) = self.counters.get(index) {
+        if let Some(cell) = by_site.counters.get(index) {
             let counter = cell.get_or_init(|| {
                 self.requests.with_label_values(&[
-                    self.site_labels[slot].as_str(),
+                    by_site.site_labels[slot].as_str(),
                     route.label(),
                     CLASSES[class],
                 ])
@@ -255,7 +284,9 @@ impl RequestMetrics {
             h.observe(took.as_secs_f64());
         }
     }
+}
 
+impl SiteSeries {
     /// An upstream response header arrived `took` after the request was sent.
     pub fn upstream_answered(&self, site: usize, took: Duration) {
         if let Some(h) = self.upstream_seconds.get(site) {
@@ -289,15 +320,16 @@ mod tests {
     #[test]
     fn requests_land_on_their_site_action_and_class() {
         let registry = Registry::new();
-        let m = RequestMetrics::new(&registry, &sites()).unwrap();
+        let m = RequestMetrics::new(&registry).unwrap();
+        let by = m.for_sites(&sites()).unwrap();
         let ms = Duration::from_millis(3);
-        m.request(Some(0), Route::Bypass, 200, ms);
-        m.request(Some(0), Route::Bypass, 204, ms);
-        m.request(Some(1), Route::TwoFactor, 302, ms);
-        m.request(None, Route::UnknownSite, 404, ms);
-        m.request(Some(7), Route::UnknownSite, 0, ms);
-        m.upstream_answered(1, Duration::from_millis(20));
-        m.upstream_failed(0, UpstreamError::of(&pingora::ErrorType::ConnectRefused));
+        m.request(&by, Some(0), Route::Bypass, 200, ms);
+        m.request(&by, Some(0), Route::Bypass, 204, ms);
+        m.request(&by, Some(1), Route::TwoFactor, 302, ms);
+        m.request(&by, None, Route::UnknownSite, 404, ms);
+        m.request(&by, Some(7), Route::UnknownSite, 0, ms);
+        by.upstream_answered(1, Duration::from_millis(20));
+        by.upstream_failed(0, UpstreamError::of(&pingora::ErrorType::ConnectRefused));
         let text = render(&registry);
         for line in [
             r#"sekisho_requests_total{action="bypass",site="app.example.com",status_class="2xx"} 2"#,
@@ -321,6 +353,25 @@ mod tests {
             4,
             "only what happened is exported:\n{text}"
         );
+    }
+
+    #[test]
+    fn a_reloaded_site_list_keeps_the_series_of_kept_sites() {
+        let registry = Registry::new();
+        let m = RequestMetrics::new(&registry).unwrap();
+        let before = m.for_sites(&sites()).unwrap();
+        m.request(&before, Some(1), Route::Bypass, 200, Duration::ZERO);
+        // The reload drops app.example.com: *.example.org is now index 0.
+        let after = m.for_sites(&sites()[1..]).unwrap();
+        m.request(&after, Some(0), Route::Bypass, 200, Duration::ZERO);
+        m.request(&after, Some(1), Route::Bypass, 200, Duration::ZERO);
+        let text = render(&registry);
+        for line in [
+            r#"sekisho_requests_total{action="bypass",site="*.example.org",status_class="2xx"} 2"#,
+            r#"sekisho_requests_total{action="bypass",site="unknown",status_class="2xx"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - `logging`: the request metrics and the access log.
 use crate::app::App;
 use crate::client_ip::{canonical, real_client_ip};
+use crate::live::LiveApp;
 use crate::metrics::{Route, UpstreamError};
 use crate::request_id::RequestId;
 use crate::upstream::strip_port;
@@ -26,17 +27,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub struct SekishoProxy {
-    app: Arc<App>,
+    live: Arc<LiveApp>,
 }
 
 impl SekishoProxy {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    pub fn new(live: Arc<LiveApp>) -> Self {
+        Self { live }
     }
 }
 
 /// Per-request state.
 pub struct RequestCtx {
+    /// The configuration this request started with; a reload meanwhile does not
+    /// change it halfway.
+    app: Arc<App>,
     route: Route,
     site: Option<usize>,
     peer_ip: IpAddr,
@@ -80,8 +84,8 @@ fn is_navigation(h: &RequestHeader) -> bool {
 }
 
 impl SekishoProxy {
-    fn is_ui_path(&self, path: &str) -> bool {
-        let prefix = &self.app.settings.ui.prefix;
+    fn is_ui_path(app: &App, path: &str) -> bool {
+        let prefix = &app.settings.ui.prefix;
         path.starts_with(prefix.as_str()) || path == prefix.trim_end_matches('/')
     }
 
@@ -96,11 +100,11 @@ impl SekishoProxy {
                 }
             }
         }
-        let site = ctx.site.and_then(|i| self.app.upstreams.site(i));
+        let site = ctx.site.and_then(|i| ctx.app.upstreams.site(i));
         match site.and_then(|s| s.scheme.as_deref()) {
             Some("https") => "https",
             Some(_) => "http",
-            None => self.app.scheme,
+            None => ctx.app.scheme,
         }
     }
 
@@ -116,7 +120,7 @@ impl SekishoProxy {
         let id = ctx.request_id;
         let head = session.req_header();
         let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let resp = self
+        let resp = ctx
             .app
             .ui
             .error_response(kind, &head.headers, here, id.as_str())
@@ -173,10 +177,10 @@ impl SekishoProxy {
                     match methods.filter(|m| !m.is_all()) {
                         Some(m) => format!(
                             "{}{page}?rd={rd}&methods={}",
-                            self.app.settings.ui.prefix,
+                            ctx.app.settings.ui.prefix,
                             m.to_list()
                         ),
-                        None => format!("{}{page}?rd={rd}", self.app.settings.ui.prefix),
+                        None => format!("{}{page}?rd={rd}", ctx.app.settings.ui.prefix),
                     },
                 )
                 .header(http::header::CACHE_CONTROL, "no-store")
@@ -189,7 +193,7 @@ impl SekishoProxy {
                 .header(http::header::WWW_AUTHENTICATE, "Sekisho")
                 .body(Bytes::from(format!(
                     "{{\"error\":\"{error}\",\"login\":\"{}{page}\"}}",
-                    self.app.settings.ui.prefix
+                    ctx.app.settings.ui.prefix
                 )))
         };
         match resp {
@@ -204,13 +208,13 @@ impl SekishoProxy {
     /// Does the session satisfy a `two_factor` rule: MFA done, recent enough for
     /// `max_mfa_age`, with a factor the rule accepts (a trusted browser only where the
     /// rule allows it)?
-    fn mfa_satisfies(&self, user: &UserSession, rule: &TwoFactorNeeds) -> bool {
+    fn mfa_satisfies(app: &App, user: &UserSession, rule: &TwoFactorNeeds) -> bool {
         if user.level != AuthLevel::Mfa {
             return false;
         }
         let fresh = match (rule.max_mfa_age, user.mfa_at) {
             (None, _) => true,
-            (Some(age), Some(at)) => self.app.sessions.clock().now() - at <= age.as_secs() as i64,
+            (Some(age), Some(at)) => app.sessions.clock().now() - at <= age.as_secs() as i64,
             (Some(_), None) => false,
         };
         let method_ok = match user.mfa_method {
@@ -267,6 +271,7 @@ impl ProxyHttp for SekishoProxy {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
+            app: self.live.current(),
             route: Route::UnknownSite,
             site: None,
             peer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -282,7 +287,7 @@ impl ProxyHttp for SekishoProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let app = &self.app;
+        let app = Arc::clone(&ctx.app);
         if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()) {
             ctx.peer_ip = canonical(peer.ip());
         }
@@ -314,7 +319,7 @@ impl ProxyHttp for SekishoProxy {
         };
         ctx.site = Some(site);
 
-        if self.is_ui_path(session.req_header().uri.path()) {
+        if Self::is_ui_path(&ctx.app, session.req_header().uri.path()) {
             ctx.route = Route::Ui;
             let client = ClientInfo {
                 ip: ctx.client_ip,
@@ -392,7 +397,7 @@ impl ProxyHttp for SekishoProxy {
                     .answer(session, ctx, Route::Deny, ErrorKind::Forbidden)
                     .await
             }
-            Action::TwoFactor if !self.mfa_satisfies(&user, &needs) => {
+            Action::TwoFactor if !Self::mfa_satisfies(&ctx.app, &user, &needs) => {
                 // Step up (or enrol): the challenge page comes back here afterwards.
                 return self
                     .send_to_ui(session, ctx, "mfa", Some(needs.methods), "mfa_required")
@@ -410,7 +415,7 @@ impl ProxyHttp for SekishoProxy {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         ctx.site
-            .and_then(|i| self.app.upstreams.peer(i))
+            .and_then(|i| ctx.app.upstreams.peer(i))
             .ok_or_else(|| {
                 Error::explain(
                     ErrorType::ConnectNoRoute,
@@ -425,7 +430,7 @@ impl ProxyHttp for SekishoProxy {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let app = &self.app;
+        let app = Arc::clone(&ctx.app);
         app.identity.strip(req);
         let own = app.own_cookies.each_ref().map(String::as_str);
         match cookies::without(&req.headers, &own) {
@@ -457,10 +462,7 @@ impl ProxyHttp for SekishoProxy {
         }
         ctx.upstream_status = Some(resp.status.as_u16());
         if let (Some(sent), Some(site)) = (ctx.upstream_sent.take(), ctx.site) {
-            self.app
-                .telemetry
-                .requests
-                .upstream_answered(site, sent.elapsed());
+            ctx.app.site_series.upstream_answered(site, sent.elapsed());
         }
         Ok(())
     }
@@ -472,9 +474,8 @@ impl ProxyHttp for SekishoProxy {
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
         if let (ErrorSource::Upstream, Some(site)) = (e.esource(), ctx.site) {
-            self.app
-                .telemetry
-                .requests
+            ctx.app
+                .site_series
                 .upstream_failed(site, UpstreamError::of(e.etype()));
         }
         let kind = match e.esource() {
@@ -521,7 +522,7 @@ impl ProxyHttp for SekishoProxy {
             .or_else(|| session.response_written().map(|r| r.status.as_u16()))
             .unwrap_or(0);
         let took = ctx.started.elapsed();
-        let app = &self.app;
+        let app = Arc::clone(&ctx.app);
         if app.settings.log.access_log {
             let head = session.req_header();
             let site = ctx.site.and_then(|i| app.upstreams.site(i));
@@ -542,6 +543,6 @@ impl ProxyHttp for SekishoProxy {
         // Counted after the log line, so a request seen in the metrics is in the log.
         app.telemetry
             .requests
-            .request(ctx.site, ctx.route, status, took);
+            .request(&app.site_series, ctx.site, ctx.route, status, took);
     }
 }

@@ -24,6 +24,7 @@
 //! "Now" is the app's injected clock, so tests move time by hand; the timers that wake
 //! the jobs are real time.
 use crate::app::App;
+use crate::live::LiveApp;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -95,31 +96,42 @@ pub fn enrol_link(s: &Settings) -> String {
 
 /// The rollout jobs of one gateway.
 pub struct RolloutJobs {
-    app: Arc<App>,
+    live: Arc<LiveApp>,
 }
 
 impl RolloutJobs {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    pub fn new(live: Arc<LiveApp>) -> Self {
+        Self { live }
+    }
+
+    /// The live configuration: a reload changes rules, intervals and texts.
+    fn app(&self) -> Arc<App> {
+        self.live.current()
     }
 
     fn store(&self) -> RolloutStore {
-        self.app.ui.accounts.rollout()
+        self.app().ui.accounts.rollout()
     }
 
     fn now(&self) -> UnixTime {
-        self.app.sessions.clock().now()
+        self.app().sessions.clock().now()
     }
 
     /// One reminder and abandoned-enrolment pass, if this instance takes the lease of
     /// the current slot.
     pub async fn tick(&self) -> Result<TickReport, AuthError> {
         let now = self.now();
-        let interval = self.app.settings.rollout.reminder_interval.as_secs().max(1);
+        let interval = self
+            .app()
+            .settings
+            .rollout
+            .reminder_interval
+            .as_secs()
+            .max(1);
         let slot = now.div_euclid(i64::try_from(interval).unwrap_or(i64::MAX));
         let key = format!("rollout:reminders:{slot}");
         match self
-            .app
+            .app()
             .counters
             .put_if_absent(&key, b"1", interval.saturating_mul(2))
             .await
@@ -146,12 +158,12 @@ impl RolloutJobs {
     }
 
     async fn remind(&self, now: UnixTime, report: &mut TickReport) -> Result<(), AuthError> {
-        let rollout = &self.app.ui.config.rollout;
+        let rollout = &self.app().ui.config.rollout;
         if rollout.rules().iter().all(|r| r.notice_days.is_empty()) {
             return Ok(());
         }
         let store = self.store();
-        let link = enrol_link(&self.app.settings);
+        let link = enrol_link(&self.app().settings);
         for user in store.unenrolled_users().await? {
             let coverage = rollout.covering(&user.email, &user.groups);
             let Some(due) = coverage.rule.and_then(|r| due_notices(r, now)) else {
@@ -204,9 +216,9 @@ impl RolloutJobs {
         let to = Recipient {
             email: &user.email,
             display_name: &user.display_name,
-            lang: self.app.settings.ui.default_language,
+            lang: self.app().settings.ui.default_language,
         };
-        match self.app.notifier.send_email(&to, &notice).await {
+        match self.app().notifier.send_email(&to, &notice).await {
             Ok(()) => {
                 store.mark_notice_sent(&user.id, deadline, due.send).await?;
                 report.sent += 1;
@@ -226,7 +238,7 @@ impl RolloutJobs {
 
     async fn abandon(&self, now: UnixTime, report: &mut TickReport) -> Result<(), AuthError> {
         let after =
-            i64::try_from(self.app.settings.rollout.abandon_after.as_secs()).unwrap_or(i64::MAX);
+            i64::try_from(self.app().settings.rollout.abandon_after.as_secs()).unwrap_or(i64::MAX);
         let store = self.store();
         for (user_id, email, started) in store.stale_wizards(now.saturating_sub(after)).await? {
             // Only the caller that clears this exact attempt records it.
@@ -239,7 +251,7 @@ impl RolloutJobs {
                 )
                 .user(&user_id, &email)
                 .detail("timed_out".into());
-                self.app.mfa.record(event).await;
+                self.app().mfa.record(event).await;
                 report.abandoned += 1;
             }
         }
@@ -249,13 +261,13 @@ impl RolloutJobs {
     /// Reads the adoption figures, sets the gauges and records today's snapshot.
     pub async fn refresh_adoption(&self) -> Result<(), AuthError> {
         let adoption = self.store().adoption().await?;
-        self.app.adoption.update(&adoption);
-        let reports = self.app.ui.accounts.reports();
+        self.app().adoption.update(&adoption);
+        let reports = self.app().ui.accounts.reports();
         crate::adoption::record_daily(&reports, self.now(), &adoption).await
     }
 
     async fn reminder_loop(&self, mut shutdown: ShutdownWatch) {
-        let period = self.app.settings.rollout.reminder_interval;
+        let period = self.app().settings.rollout.reminder_interval;
         // The first pass waits one interval: restarts (a rolling deploy) then add no
         // passes, and the lease spreads the work over the instances anyway.
         let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -267,7 +279,7 @@ impl RolloutJobs {
             }
             let report = self.tick().await;
             if report.as_ref().is_ok_and(|r| r.ran) {
-                self.app
+                self.app()
                     .reminder_passes
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -286,7 +298,7 @@ impl RolloutJobs {
     }
 
     async fn adoption_loop(&self, mut shutdown: ShutdownWatch) {
-        let mut timer = tokio::time::interval(self.app.settings.rollout.adoption_refresh);
+        let mut timer = tokio::time::interval(self.app().settings.rollout.adoption_refresh);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -311,8 +323,10 @@ impl BackgroundService for RolloutJobs {
 }
 
 /// The jobs as a Pingora service.
-pub fn service(app: Arc<App>) -> pingora::services::background::GenBackgroundService<RolloutJobs> {
-    pingora::services::background::background_service("rollout jobs", RolloutJobs::new(app))
+pub fn service(
+    live: Arc<LiveApp>,
+) -> pingora::services::background::GenBackgroundService<RolloutJobs> {
+    pingora::services::background::background_service("rollout jobs", RolloutJobs::new(live))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! on request, for tests and the demo; `sekisho run` uses [`run_forever`].
 use crate::admin::AdminApp;
 use crate::app::App;
+use crate::live::{LiveApp, ReloadOnHangup};
 use crate::proxy::SekishoProxy;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
@@ -31,12 +32,13 @@ impl ServerOptions {
 }
 
 /// Builds a Pingora server with the proxy, admin and rollout-job services (plus any
-/// extra ones).
+/// extra ones), all reading the live configuration.
 pub fn build_server(
-    app: &Arc<App>,
+    live: &Arc<LiveApp>,
     opts: &ServerOptions,
     extra: Vec<Box<dyn ServiceWithDependents>>,
 ) -> Server {
+    let app = live.current();
     let conf = ServerConf {
         threads: opts.threads.max(1),
         grace_period_seconds: Some(opts.grace_seconds),
@@ -48,7 +50,7 @@ pub fn build_server(
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        SekishoProxy::new(Arc::clone(app)),
+        SekishoProxy::new(Arc::clone(live)),
         "sekisho proxy",
     );
     proxy.add_tcp(&app.settings.server.listen.to_string());
@@ -57,22 +59,32 @@ pub fn build_server(
     if let Some(admin_addr) = app.settings.server.admin_listen {
         let mut admin = Service::new(
             "sekisho admin".to_string(),
-            HttpServer::new_app(AdminApp::new(Arc::clone(app))),
+            HttpServer::new_app(AdminApp::new(Arc::clone(live))),
         );
         admin.add_tcp(&admin_addr.to_string());
         server.add_service(admin);
     }
-    server.add_service(crate::rollout_jobs::service(Arc::clone(app)));
+    server.add_service(crate::rollout_jobs::service(Arc::clone(live)));
     for s in extra {
         server.add_boxed_service(s);
     }
     server
 }
 
-/// Runs until SIGTERM (graceful) or SIGINT; never returns.
-pub fn run_forever(app: Arc<App>, extra: Vec<Box<dyn ServiceWithDependents>>) -> ! {
+/// Runs until SIGTERM (graceful) or SIGINT, reloading `config` on SIGHUP; never
+/// returns.
+pub fn run_forever(
+    app: Arc<App>,
+    config: Option<std::path::PathBuf>,
+    extra: Vec<Box<dyn ServiceWithDependents>>,
+) -> ! {
     let opts = ServerOptions::from_app(&app);
-    let server = build_server(&app, &opts, extra);
+    let live = LiveApp::new(app, config);
+    let mut server = build_server(&live, &opts, extra);
+    server.add_service(pingora::services::background::background_service(
+        "config reload on SIGHUP",
+        ReloadOnHangup(Arc::clone(&live)),
+    ));
     server.run_forever()
 }
 
@@ -91,7 +103,9 @@ impl ShutdownSignalWatch for WatchShutdown {
 pub struct GatewayHandle {
     pub proxy_addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
+    /// The configuration it started with: its stores are every later one's too.
     pub app: Arc<App>,
+    pub live: Arc<LiveApp>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -102,8 +116,17 @@ impl GatewayHandle {
         app: Arc<App>,
         extra: Vec<Box<dyn ServiceWithDependents>>,
     ) -> std::io::Result<Self> {
+        Self::spawn_live(LiveApp::new(app, None), extra)
+    }
+
+    /// [`GatewayHandle::spawn`] for a configuration that reloads (from its file).
+    pub fn spawn_live(
+        live: Arc<LiveApp>,
+        extra: Vec<Box<dyn ServiceWithDependents>>,
+    ) -> std::io::Result<Self> {
+        let app = live.current();
         let opts = ServerOptions::from_app(&app);
-        let server = build_server(&app, &opts, extra);
+        let server = build_server(&live, &opts, extra);
         let (stop, rx) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("sekisho-server".into())
@@ -118,6 +141,7 @@ impl GatewayHandle {
             proxy_addr,
             admin_addr,
             app,
+            live,
             stop,
             thread: Some(thread),
         };

@@ -19,9 +19,8 @@
 //! [`crate::store_metrics`].
 use crate::metrics::{counter_vec, RequestMetrics, SeriesResult};
 use crate::store_metrics::StoreMetrics;
-use pingora_prometheus::prometheus::{IntCounter, IntCounterVec, Registry};
+use pingora_prometheus::prometheus::{IntCounter, IntCounterVec, IntGauge, Registry};
 use sekisho_auth::{AuthEvent, AuthLevel, Limited, Scope, SessionEnd, Telemetry};
-use sekisho_config::Site;
 
 const SCOPES: [Scope; 3] = [Scope::Pair, Scope::Account, Scope::Ip];
 const LEVELS: [AuthLevel; 3] = [AuthLevel::Partial, AuthLevel::Password, AuthLevel::Mfa];
@@ -118,9 +117,59 @@ impl AuthMetrics {
     }
 }
 
+/// Configuration reloads: how many were applied or rejected, which configuration is
+/// live, and whether a change waits for a restart.
+pub struct ReloadMetrics {
+    reloads: IntCounterVec,
+    pub generation: IntGauge,
+    pub needs_restart: IntGauge,
+    pub last_success: IntGauge,
+}
+
+impl ReloadMetrics {
+    fn new(registry: &Registry) -> SeriesResult<Self> {
+        let gauge = |name: &str, help: &str| -> SeriesResult<IntGauge> {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let m = Self {
+            reloads: counter_vec(
+                registry,
+                "sekisho_config_reloads_total",
+                "Configuration reloads (SIGHUP, sekisho reload, POST /reload) by result",
+                &["result"],
+            )?,
+            generation: gauge(
+                "sekisho_config_generation",
+                "The live configuration: 1 at start, one more per applied reload",
+            )?,
+            needs_restart: gauge(
+                "sekisho_config_needs_restart",
+                "1 when the file holds changes that only a restart applies (listeners, stores, keys)",
+            )?,
+            last_success: gauge(
+                "sekisho_config_last_reload_success_timestamp_seconds",
+                "When the live configuration was loaded (start or reload), Unix time",
+            )?,
+        };
+        m.generation.set(1);
+        for result in ["applied", "rejected"] {
+            m.reloads.get_metric_with_label_values(&[result])?;
+        }
+        Ok(m)
+    }
+
+    pub fn counted(&self, applied: bool) {
+        let result = if applied { "applied" } else { "rejected" };
+        self.reloads.with_label_values(&[result]).inc();
+    }
+}
+
 pub struct GatewayTelemetry {
     registry: Registry,
     pub requests: RequestMetrics,
+    pub reloads: ReloadMetrics,
     pub stores: StoreMetrics,
     auth: AuthMetrics,
 }
@@ -133,10 +182,11 @@ impl std::fmt::Debug for GatewayTelemetry {
 
 impl GatewayTelemetry {
     /// Fails only if a series definition is invalid (a programming error).
-    pub fn new(sites: &[Site]) -> SeriesResult<Self> {
+    pub fn new() -> SeriesResult<Self> {
         let registry = Registry::new();
         Ok(Self {
-            requests: RequestMetrics::new(&registry, sites)?,
+            requests: RequestMetrics::new(&registry)?,
+            reloads: ReloadMetrics::new(&registry)?,
             stores: StoreMetrics::new(&registry)?,
             auth: AuthMetrics::new(&registry)?,
             registry,
@@ -201,7 +251,7 @@ mod tests {
 
     #[test]
     fn hooks_count_with_bounded_labels() {
-        let t = GatewayTelemetry::new(&[]).unwrap();
+        let t = GatewayTelemetry::new().unwrap();
         let at = 1_800_000_000;
         t.auth_event(&AuthEvent::new(
             at,

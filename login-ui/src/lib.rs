@@ -150,11 +150,12 @@ pub struct UiContext {
     pub hasher: Arc<PasswordHasher>,
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
-    pub nudges: NudgeCounters,
+    /// Shared with the UI of every later configuration (counters never go back).
+    pub nudges: Arc<NudgeCounters>,
     /// `None` when `[lockout] enabled = false`.
     pub lockout: Option<Lockout>,
     pub reset_links: ResetLinks,
-    post_limiter: Option<limiter::PostLimiter>,
+    post_limiter: Option<Arc<limiter::PostLimiter>>,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
 }
@@ -186,7 +187,7 @@ impl UiContext {
             })
             .collect();
         let lockout = guard::build(&config, &mfa);
-        let post_limiter = limiter::PostLimiter::new(&config.rate_limit);
+        let post_limiter = limiter::PostLimiter::new(&config.rate_limit).map(Arc::new);
         let reset_links = ResetLinks::new(
             mfa.counters().clone(),
             mfa.clock().clone(),
@@ -203,8 +204,18 @@ impl UiContext {
             hasher,
             mfa,
             notifier,
-            nudges: NudgeCounters::default(),
+            nudges: Arc::default(),
             csrf_key: Zeroizing::new(csrf_key.to_vec()),
+        }
+    }
+
+    /// After a configuration reload: keep what must survive it, the rollout nudge
+    /// counters and, while its limits stay the same, the per-address post limiter
+    /// (a reload must not hand every address a fresh burst).
+    pub fn carry_over(&mut self, previous: &UiContext) {
+        self.nudges = Arc::clone(&previous.nudges);
+        if self.config.rate_limit == previous.config.rate_limit {
+            self.post_limiter = previous.post_limiter.clone();
         }
     }
 

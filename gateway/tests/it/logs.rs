@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Kills the gateway even when an assertion fails first.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -16,9 +16,36 @@ impl Drop for Running {
     }
 }
 
+/// A configuration for `sekisho run` on `listen`/`admin` with a SQLite file and one
+/// site (nothing listens upstream), followed by `extra` tables.
+pub(crate) fn run_config(listen: &str, admin: &str, db: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+admin_listen = "{admin}"
+threads = 1
+grace_period = "0s"
+
+[database]
+url = "sqlite://{db}"
+
+[password]
+memory_kib = 1024
+iterations = 1
+
+[[sites]]
+host = "127.0.0.1"
+upstreams = ["127.0.0.1:9"]
+
+{extra}"#,
+        db = db.display()
+    )
+}
+
 /// One HTTP/1.1 request over a raw socket; returns the whole response, or `None`
 /// while nothing listens yet.
-fn raw(addr: &str, path: &str, extra_headers: &str) -> Option<String> {
+pub(crate) fn raw(addr: &str, path: &str, extra_headers: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     write!(
         s,
@@ -38,35 +65,11 @@ fn json_access_log_matches_the_error_page() {
     let config = dir.path().join("sekisho.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[server]
-listen = "{listen}"
-admin_listen = "{admin}"
-threads = 1
-grace_period = "0s"
-
-[log]
-format = "json"
-level = "info"
-
-[database]
-url = "sqlite://{db}"
-
-[password]
-memory_kib = 1024
-iterations = 1
-
-[[sites]]
-host = "127.0.0.1"
-upstreams = ["127.0.0.1:9"]
-
-[[rules]]
-name = "blocked"
-paths = ["/deny"]
-action = "deny"
-"#,
-            db = dir.path().join("t.db").display()
+        run_config(
+            &listen,
+            &admin,
+            &dir.path().join("t.db"),
+            "[log]\nformat = \"json\"\nlevel = \"info\"\n\n[[rules]]\nname = \"blocked\"\npaths = [\"/deny\"]\naction = \"deny\"\n",
         ),
     )
     .unwrap();

@@ -119,6 +119,8 @@ pub struct TestGateway {
     pub clock: Arc<ManualClock>,
     pub upstream: Upstream,
     pub base: String,
+    /// The configuration file the gateway was started from (and reloads).
+    pub config_path: std::path::PathBuf,
     /// The real SMTP server the gateway sends its mail to.
     pub mail: SmtpSink,
     _dir: tempfile::TempDir,
@@ -231,14 +233,19 @@ action = "one_factor"
             up = upstream.port,
             email = email_config(&mail),
         );
+        // From a file, as `sekisho run` does, so that tests can reload it.
+        let config_path = dir.path().join("sekisho.toml");
+        std::fs::write(&config_path, &config).unwrap();
         let settings =
-            sekisho_config::load_str(&config, "<it>", &HashMap::<String, String>::new()).unwrap();
+            sekisho_config::load_file(&config_path, &HashMap::<String, String>::new()).unwrap();
         let clock = Arc::new(ManualClock::new(T0));
         let app = App::build(settings, clock.clone()).unwrap();
         create_user(&app, "user@example.com", "Test User", &[]);
         create_user(&app, "admin@example.com", "山田 管理者", &["admins"]);
-        let handle = GatewayHandle::spawn(app, Vec::new()).unwrap();
+        let live = sekisho_gateway::live::LiveApp::new(app, Some(config_path.clone()));
+        let handle = GatewayHandle::spawn_live(live, Vec::new()).unwrap();
         Self {
+            config_path,
             base: format!("http://127.0.0.1:{listen}"),
             handle,
             clock,

@@ -76,7 +76,7 @@ fn enable_email(app: &App, id: &str) {
 /// One pass now, without the lease (the reminder interval of these gateways is a day,
 /// so their own timers never fire during a test).
 fn pass(gw: &TestGateway) -> TickReport {
-    let jobs = RolloutJobs::new(Arc::clone(&gw.handle.app));
+    let jobs = RolloutJobs::new(Arc::clone(&gw.handle.live));
     gw.handle
         .app
         .io
@@ -209,7 +209,7 @@ fn a_late_pass_mails_only_the_latest_notice() {
 fn the_lease_lets_one_pass_run_per_slot() {
     let gw = TestGateway::start_with(Store::Memory, &rules("24h"));
     add_user(&gw.handle.app, "dan@example.com", &["staff"]);
-    let jobs = RolloutJobs::new(Arc::clone(&gw.handle.app));
+    let jobs = RolloutJobs::new(Arc::clone(&gw.handle.live));
     let tick = || gw.handle.app.io.block_on(jobs.tick()).unwrap().unwrap();
     gw.clock.set(deadline() - 30 * DAY);
     assert_eq!(tick().sent, 1);
