@@ -180,9 +180,13 @@ async fn reset_figures(accounts: &AccountStore) {
         row("r6", "approved", D0 + 50, Some(D0 + 60), None),
         row("r7", "expired", D0 + 60, None, None),
     ];
+    // A user has one open request at a time (a unique index): the approved one is
+    // someone else's.
+    let bob = user(accounts, "bob@example.com", &[]).await;
     let reports = accounts.reports();
     for r in &rows {
-        insert_reset(&reports, &ada, r).await;
+        let whose = if r.state == "approved" { &bob } else { &ada };
+        insert_reset(&reports, whose, r).await;
     }
     let states = |list: &[(&str, u64)]| -> Vec<(String, u64)> {
         list.iter().map(|(s, n)| (s.to_string(), *n)).collect()
