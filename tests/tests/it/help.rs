@@ -62,10 +62,18 @@ fn flows_link_to_help_and_help_needs_no_full_session() {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
         let body = resp.text().await.unwrap();
         assert!(body.contains("id=\"code-error\""), "{body}");
+        // "Can't use any of these?" leads to the backup code and the recovery request.
         assert!(
-            body.contains("href=\"/_sekisho/help#lost-device\""),
+            body.contains("href=\"/_sekisho/mfa/lost?rd=%2Fmembers\""),
             "{body}"
         );
+        let lost = get(&c, &gw, "/_sekisho/mfa/lost?rd=%2Fmembers").await;
+        assert_eq!(lost.status(), StatusCode::OK);
+        assert!(lost
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"use-backup-code\""));
         let href = error_help_href(&body);
         // Still a partial session: the site is closed, help is open.
         let resp = get(&c, &gw, "/members").await;
