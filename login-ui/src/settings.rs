@@ -173,7 +173,7 @@ async fn render_overview(
     let activity = ctx
         .mfa
         .events()
-        .recent_for_user(&x.session.user_id, 20)
+        .activity_for_user(&x.session.user_id, 20)
         .await
         .unwrap_or_default();
     let si = crate::i18n::sign_in_texts(r.lang);
