@@ -400,11 +400,9 @@ impl ProxyHttp for SekishoProxy {
         ctx.route = route_of(action);
         match action {
             Action::Deny => {
-                // Known now: the access log and the error event name the user.
-                ctx.user = Some(user);
                 return self
                     .answer(session, ctx, Route::Deny, ErrorKind::Forbidden)
-                    .await;
+                    .await
             }
             Action::TwoFactor if !Self::mfa_satisfies(&ctx.app, &user, &needs) => {
                 // Step up (or enrol): the challenge page comes back here afterwards.

@@ -194,7 +194,7 @@ pub(crate) async fn audit(
     let entry = NewAuditEntry::new(a.user.email.as_str(), a.role_for(perm), action)
         .target(target)
         .ip(a.r.client_ip().as_deref())
-        .request_id(&a.r.request_id())
+        .request_id(a.r.request_id())
         .detail(detail);
     record_audit(ctx, entry, action).await;
 }
