@@ -233,3 +233,44 @@ async fn a_flood_of_404s_records_at_most_the_budget(gw: &TestGateway) {
     assert_eq!(errors_now(gw), 1);
 }
 crate::on_both_stores!(a_flood_of_404s_records_at_most_the_budget);
+
+/// Waits (up to 10 s) until the log holds `n` error events for this second.
+async fn wait_for_errors(gw: &TestGateway, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while errors_now(gw) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(errors_now(gw), n);
+}
+
+async fn not_found(c: &Client, gw: &TestGateway, n: u64) {
+    for i in 0..n {
+        let resp = c
+            .get(gw.url(&format!("/_sekisho/missing/{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+/// A reload builds a new UI over the same stores: error events keep their one
+/// writer and their process-wide budget.
+async fn error_events_survive_a_reload(gw: &TestGateway) {
+    let c = client();
+    gw.clock.advance(1);
+    not_found(&c, gw, 5).await;
+    wait_for_errors(gw, 5).await;
+    crate::reload::edit_config(gw, |t| t + "\n[support]\nphone = \"03-1234-5678\"\n");
+    let (status, body) = crate::reload::reload(gw).await;
+    assert_eq!(status, 200, "{body}");
+    // The same second: the new configuration spends what is left of the budget.
+    not_found(&c, gw, u64::from(ERROR_EVENT_BUDGET)).await;
+    wait_for_errors(gw, u64::from(ERROR_EVENT_BUDGET)).await;
+    // The next second: written by the writer the first configuration started.
+    gw.clock.advance(1);
+    not_found(&c, gw, 1).await;
+    wait_for_errors(gw, 1).await;
+}
+crate::on_both_stores!(error_events_survive_a_reload);
