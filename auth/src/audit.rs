@@ -418,32 +418,20 @@ impl AuditLog {
 
     /// One page of matching entries, newest first.
     pub async fn search(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, AuthError> {
-        let f = filter_of(q);
-        let n = f.next();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log{} ORDER BY seq DESC LIMIT ${n} OFFSET ${}",
-            f.sql(),
-            n + 1
-        );
-        let rows = f
-            .bind(sqlx::query(&sql))
-            .bind(q.limit.clamp(0, MAX_PAGE))
-            .bind(q.offset.max(0))
-            .fetch_all(&self.pool)
+        let rows = filter_of(q)
+            .page(
+                &self.pool,
+                &format!("SELECT {COLUMNS} FROM audit_log"),
+                "seq DESC",
+                (q.limit, q.offset, MAX_PAGE),
+            )
             .await?;
         rows.iter().map(entry_from_row).collect()
     }
 
     /// How many entries match (regardless of `limit` and `offset`).
     pub async fn count(&self, q: &AuditQuery) -> Result<u64, AuthError> {
-        let f = filter_of(q);
-        let sql = format!("SELECT COUNT(*) AS n FROM audit_log{}", f.sql());
-        let n: i64 = f
-            .bind(sqlx::query(&sql))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        filter_of(q).count(&self.pool, "audit_log").await
     }
 
     /// Every matching entry, oldest first (`limit` and `offset` are ignored).

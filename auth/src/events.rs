@@ -354,32 +354,20 @@ impl EventLog {
 
     /// One page of the events matching `q`, newest first.
     pub async fn search(&self, q: &EventQuery) -> Result<Vec<AuthEvent>, AuthError> {
-        let f = filter_of(q);
-        let n = f.next();
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM auth_events{} ORDER BY at DESC, id DESC LIMIT ${n} OFFSET ${}",
-            f.sql(),
-            n + 1
-        );
-        let rows = f
-            .bind(sqlx::query(&sql))
-            .bind(q.limit.clamp(0, MAX_PAGE))
-            .bind(q.offset.max(0))
-            .fetch_all(&self.pool)
+        let rows = filter_of(q)
+            .page(
+                &self.pool,
+                &format!("SELECT {EVENT_COLUMNS} FROM auth_events"),
+                "at DESC, id DESC",
+                (q.limit, q.offset, MAX_PAGE),
+            )
             .await?;
         rows.iter().map(event_from_row).collect()
     }
 
     /// How many events match `q` (regardless of `limit` and `offset`).
     pub async fn count(&self, q: &EventQuery) -> Result<u64, AuthError> {
-        let f = filter_of(q);
-        let sql = format!("SELECT COUNT(*) AS n FROM auth_events{}", f.sql());
-        let n: i64 = f
-            .bind(sqlx::query(&sql))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        filter_of(q).count(&self.pool, "auth_events").await
     }
 
     /// How many events of `kind` each reason had since `since` (for the enrolment

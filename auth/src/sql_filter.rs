@@ -1,9 +1,10 @@
 //! `WHERE` clauses built at run time from optional search fields, with `$N`
 //! placeholders numbered as conditions are added (the audit log's and the event
 //! log's searches).
-use sqlx::any::AnyArguments;
+use crate::error::AuthError;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Any, AnyPool, Row};
 
 /// A value for a placeholder of a query built at run time.
 pub(crate) enum Bind {
@@ -60,6 +61,40 @@ impl Filter {
             };
         }
         q
+    }
+
+    /// One page of `select` (`SELECT … FROM table`) under this filter, in `order`:
+    /// at most `limit` rows (clamped to `0..=max`) from `offset` (at least 0).
+    pub(crate) async fn page(
+        &self,
+        pool: &AnyPool,
+        select: &str,
+        order: &str,
+        (limit, offset, max): (i64, i64, i64),
+    ) -> Result<Vec<AnyRow>, AuthError> {
+        let n = self.next();
+        let sql = format!(
+            "{select}{} ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            self.sql(),
+            n + 1
+        );
+        Ok(self
+            .bind(sqlx::query(&sql))
+            .bind(limit.clamp(0, max))
+            .bind(offset.max(0))
+            .fetch_all(pool)
+            .await?)
+    }
+
+    /// How many rows of `table` match.
+    pub(crate) async fn count(&self, pool: &AnyPool, table: &str) -> Result<u64, AuthError> {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}{}", self.sql());
+        let n: i64 = self
+            .bind(sqlx::query(&sql))
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 

@@ -2,7 +2,7 @@
 //! through it, export what matches as CSV or JSON (the export is itself audited), and
 //! see whether the hash chain is intact.
 use super::access::{admit, Admin, Perm};
-use super::search::{date, field, kept, page_no, Pager};
+use super::search::{choice, date, field, kept, or_empty, page_no, Pager};
 use super::views::AuditPage;
 use super::{audit, chrome, render_page, Section};
 use crate::handlers::Ctx;
@@ -21,15 +21,11 @@ const PAGE_SIZE: i64 = 50;
 /// The query from the form, or a message saying what is wrong with it.
 fn query(a: &Admin) -> Result<AuditQuery, String> {
     let f = &a.form;
-    let action = match field(f, "action") {
-        None => None,
-        Some(x) => Some(AuditAction::parse(&x).ok_or_else(|| format!("unknown action `{x}`"))?),
-    };
     let page = page_no(f, 100_000);
     Ok(AuditQuery {
         actor: field(f, "actor"),
         target: field(f, "target"),
-        action,
+        action: choice(f, "action", AuditAction::parse)?,
         from: date(f, "from", false)?,
         to: date(f, "to", true)?,
         limit: PAGE_SIZE,
@@ -46,16 +42,10 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewAudit) {
         return resp;
     }
-    let (q, error) = match query(&a) {
-        Ok(q) => (q, None),
-        Err(e) => (
-            AuditQuery {
-                limit: PAGE_SIZE,
-                ..Default::default()
-            },
-            Some(e),
-        ),
-    };
+    let (q, error, status) = or_empty(query(&a), || AuditQuery {
+        limit: PAGE_SIZE,
+        ..Default::default()
+    });
     let log = ctx.accounts.audit();
     let (entries, total, chain) = match (
         log.search(&q).await,
@@ -73,11 +63,6 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     let filters = kept(f, &["actor", "target", "action", "from", "to"]);
     let page_no = q.offset / PAGE_SIZE + 1;
     let c = chrome(&ctx, &a, Section::Audit).await;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     render_page(&ctx, &a, status, |_| {
         pages::render(&AuditPage {
             c: &c,

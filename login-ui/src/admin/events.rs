@@ -2,7 +2,7 @@
 //! account and error-page events, searched by the request id a user quotes from an
 //! error page, by e-mail address, kind and date, newest first.
 use super::access::{admit_for, Admin, Perm};
-use super::search::{date, field, kept, page_no, Pager};
+use super::search::{choice, date, field, kept, or_empty, page_no, Pager};
 use super::views::{EventsPage, FoundEvent};
 use super::{chrome, render_page, Section};
 use crate::handlers::Ctx;
@@ -10,7 +10,6 @@ use crate::pages::{self, ErrorKind};
 use crate::settings::{enc, when};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::StatusCode;
 use sekisho_auth::{AuthEvent, EventKind, EventQuery};
 
 const PAGE_SIZE: i64 = 50;
@@ -21,15 +20,11 @@ const FIELDS: [&str; 5] = ["request_id", "email", "kind", "from", "to"];
 /// The query from the form, or a message saying what is wrong with it.
 fn query(a: &Admin) -> Result<EventQuery, String> {
     let f = &a.form;
-    let kind = match field(f, "kind") {
-        None => None,
-        Some(k) => Some(EventKind::parse(&k).ok_or_else(|| format!("unknown kind `{k}`"))?),
-    };
     let page = page_no(f, 100_000);
     Ok(EventQuery {
         request_id: field(f, "request_id"),
         email: field(f, "email"),
-        kind,
+        kind: choice(f, "kind", EventKind::parse)?,
         from: date(f, "from", false)?,
         to: date(f, "to", true)?,
         limit: PAGE_SIZE,
@@ -69,16 +64,10 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let (q, error) = match query(&a) {
-        Ok(q) => (q, None),
-        Err(e) => (
-            EventQuery {
-                limit: PAGE_SIZE,
-                ..EventQuery::default()
-            },
-            Some(e),
-        ),
-    };
+    let (q, error, status) = or_empty(query(&a), || EventQuery {
+        limit: PAGE_SIZE,
+        ..EventQuery::default()
+    });
     let log = ctx.mfa.events();
     let (events, total) = match (log.search(&q).await, log.count(&q).await) {
         (Ok(e), Ok(n)) => (e, i64::try_from(n).unwrap_or(i64::MAX)),
@@ -90,11 +79,6 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     let f = &a.form;
     let keep = |k: &str| f.get(k).unwrap_or("").to_string();
     let c = chrome(&ctx, &a, Section::Events).await;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let user_links = a.may(Perm::ViewUsers);
     let search = format!("{}/events?{}", c.base, kept(f, &FIELDS));
     render_page(&ctx, &a, status, |_| {

@@ -2,6 +2,7 @@
 //! search form, dates, and the pager under the results.
 use crate::form::Form;
 use crate::settings::enc;
+use http::StatusCode;
 
 /// A search field, trimmed; `None` when absent or blank.
 pub(crate) fn field(f: &Form, k: &str) -> Option<String> {
@@ -9,6 +10,30 @@ pub(crate) fn field(f: &Form, k: &str) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_string)
+}
+
+/// The field `k` as one of the values `parse` knows; another value is an error
+/// naming it.
+pub(crate) fn choice<T>(
+    f: &Form,
+    k: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, String> {
+    field(f, k)
+        .map(|v| parse(&v).ok_or_else(|| format!("unknown {k} `{v}`")))
+        .transpose()
+}
+
+/// The search a form asked for, or (when the form has a mistake) `empty` with the
+/// message to show and 400.
+pub(crate) fn or_empty<Q>(
+    parsed: Result<Q, String>,
+    empty: impl FnOnce() -> Q,
+) -> (Q, Option<String>, StatusCode) {
+    match parsed {
+        Ok(q) => (q, None, StatusCode::OK),
+        Err(e) => (empty(), Some(e), StatusCode::BAD_REQUEST),
+    }
 }
 
 /// `YYYY-MM-DD` as the Unix time of that day's start (UTC); `end` gives the last
