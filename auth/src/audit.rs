@@ -46,9 +46,9 @@
 //! lock is held while waiting.
 use crate::clock::UnixTime;
 use crate::error::{AuthError, StoreError};
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row};
+use crate::sql_filter::{like_pattern, Bind, Filter};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use std::fmt;
 use std::time::Duration;
 
@@ -319,91 +319,26 @@ impl fmt::Debug for AuditLog {
 const COLUMNS: &str =
     "seq, at, actor, actor_role, action, target, ip, request_id, detail, prev_hash, hash";
 
-/// A value for a placeholder of a query built at run time.
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// A `WHERE` clause with `$N` placeholders and their values.
-#[derive(Default)]
-struct Filter {
-    clauses: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl Filter {
-    fn of(q: &AuditQuery) -> Self {
-        let mut f = Filter::default();
-        if let Some(actor) = &q.actor {
-            f.push(
-                "LOWER(actor) LIKE ? ESCAPE '\\'",
-                Bind::Text(like_pattern(actor)),
-            );
-        }
-        if let Some(target) = &q.target {
-            f.push(
-                "LOWER(target) LIKE ? ESCAPE '\\'",
-                Bind::Text(like_pattern(target)),
-            );
-        }
-        if let Some(action) = q.action {
-            f.push("action = ?", Bind::Text(action.as_str().to_string()));
-        }
-        if let Some(from) = q.from {
-            f.push("at >= ?", Bind::Int(from));
-        }
-        if let Some(to) = q.to {
-            f.push("at <= ?", Bind::Int(to));
-        }
-        f
+/// The `WHERE` clause of a query.
+fn filter_of(q: &AuditQuery) -> Filter {
+    let mut f = Filter::default();
+    if let Some(actor) = &q.actor {
+        f.push(
+            "LOWER(actor) LIKE ? ESCAPE '\\'",
+            Bind::Text(like_pattern(actor)),
+        );
     }
-
-    /// Adds a condition; its one `?` becomes the next `$N`.
-    fn push(&mut self, clause: &str, value: Bind) {
-        self.binds.push(value);
-        let n = self.binds.len();
-        self.clauses.push(clause.replacen('?', &format!("${n}"), 1));
+    if let Some(target) = &q.target {
+        f.push(
+            "LOWER(target) LIKE ? ESCAPE '\\'",
+            Bind::Text(like_pattern(target)),
+        );
     }
-
-    /// The next placeholder, for the values bound after the filter's own.
-    fn next(&self) -> usize {
-        self.binds.len() + 1
+    if let Some(action) = q.action {
+        f.push("action = ?", Bind::Text(action.as_str().to_string()));
     }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    fn bind<'q>(
-        &self,
-        mut q: Query<'q, Any, AnyArguments<'q>>,
-    ) -> Query<'q, Any, AnyArguments<'q>> {
-        for b in &self.binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-            };
-        }
-        q
-    }
-}
-
-/// `%needle%`, lower-cased, with LIKE's own characters escaped by `\`.
-fn like_pattern(needle: &str) -> String {
-    let mut p = String::from("%");
-    for c in needle.to_lowercase().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+    f.time_range("at", q.from, q.to);
+    f
 }
 
 impl AuditLog {
@@ -483,37 +418,25 @@ impl AuditLog {
 
     /// One page of matching entries, newest first.
     pub async fn search(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, AuthError> {
-        let f = Filter::of(q);
-        let n = f.next();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log{} ORDER BY seq DESC LIMIT ${n} OFFSET ${}",
-            f.sql(),
-            n + 1
-        );
-        let rows = f
-            .bind(sqlx::query(&sql))
-            .bind(q.limit.clamp(0, MAX_PAGE))
-            .bind(q.offset.max(0))
-            .fetch_all(&self.pool)
+        let rows = filter_of(q)
+            .page(
+                &self.pool,
+                &format!("SELECT {COLUMNS} FROM audit_log"),
+                "seq DESC",
+                (q.limit, q.offset, MAX_PAGE),
+            )
             .await?;
         rows.iter().map(entry_from_row).collect()
     }
 
     /// How many entries match (regardless of `limit` and `offset`).
     pub async fn count(&self, q: &AuditQuery) -> Result<u64, AuthError> {
-        let f = Filter::of(q);
-        let sql = format!("SELECT COUNT(*) AS n FROM audit_log{}", f.sql());
-        let n: i64 = f
-            .bind(sqlx::query(&sql))
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        filter_of(q).count(&self.pool, "audit_log").await
     }
 
     /// Every matching entry, oldest first (`limit` and `offset` are ignored).
     pub async fn export(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, AuthError> {
-        let f = Filter::of(q);
+        let f = filter_of(q);
         let mut out = Vec::new();
         let mut after = None;
         while let Some(page) = self.page(&f, after).await? {

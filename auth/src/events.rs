@@ -3,8 +3,13 @@
 use crate::clock::UnixTime;
 use crate::error::AuthError;
 use crate::factors::MfaMethod;
+use crate::sql_filter::{like_pattern, Bind, Filter};
 use sqlx::{AnyPool, Row};
 use std::fmt;
+
+mod errors;
+
+pub use errors::{ErrorEvent, ErrorEventWriter, ErrorEvents, ERROR_EVENT_BUDGET, ERROR_QUEUE};
 
 /// Why an attempt ended as it did. The codes are stable: reports and alerts key on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +98,9 @@ pub enum EventKind {
     Recovery,
     /// A lock that a failed attempt started (`detail`: `scope=… until=…`); not an attempt.
     Lockout,
+    /// An error page the gateway showed (`reason`: the page's code such as
+    /// `not_found`; `detail`: `status=404 path=/x`); not an attempt.
+    Error,
 }
 
 impl EventKind {
@@ -106,7 +114,24 @@ impl EventKind {
             EventKind::SignOut => "sign_out",
             EventKind::Recovery => "recovery",
             EventKind::Lockout => "lockout",
+            EventKind::Error => "error",
         }
+    }
+
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Password,
+        EventKind::SecondFactor,
+        EventKind::CodeSent,
+        EventKind::Enrollment,
+        EventKind::Settings,
+        EventKind::SignOut,
+        EventKind::Recovery,
+        EventKind::Lockout,
+        EventKind::Error,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -123,6 +148,9 @@ pub struct AuthEvent {
     pub user_agent: Option<String>,
     /// Extra facts for the helpdesk, e.g. `drift_steps=-6`. Never a secret.
     pub detail: Option<String>,
+    /// The gateway's id of the request that caused the event: shown on error pages,
+    /// written to the logs. `None` outside a request (background jobs).
+    pub request_id: Option<String>,
 }
 
 impl AuthEvent {
@@ -138,7 +166,26 @@ impl AuthEvent {
             ip: None,
             user_agent: None,
             detail: None,
+            request_id: None,
         }
+    }
+
+    /// An error page shown for a request: `code` is the page's reason code (e.g.
+    /// `not_found`, `bad_gateway`), `path` the request's path, of which only the part
+    /// before any query is kept (queries may carry tokens or addresses), at most
+    /// [`MAX_PATH`] characters.
+    pub fn error_page(at: UnixTime, code: &str, status: u16, path: &str) -> Self {
+        let path: String = path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(MAX_PATH)
+            .collect();
+        let mut e = Self::new(at, EventKind::Error, false, Reason::Ok);
+        e.reason = code.to_string();
+        e.detail = Some(format!("status={status} path={path}"));
+        e
     }
 
     pub fn user(mut self, user_id: &str, email: &str) -> Self {
@@ -162,6 +209,70 @@ impl AuthEvent {
         self.detail = Some(detail);
         self
     }
+
+    /// The id of the request that caused the event.
+    pub fn request(mut self, request_id: &str) -> Self {
+        self.request_id = Some(request_id.to_string());
+        self
+    }
+}
+
+/// The longest path an `error` event keeps.
+pub const MAX_PATH: usize = 512;
+
+/// Which events to search. `email` is a case-insensitive substring (for non-ASCII
+/// letters only on PostgreSQL; `%` and `_` match themselves); the rest match exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    pub request_id: Option<String>,
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub kind: Option<EventKind>,
+    /// Inclusive bounds on `at`.
+    pub from: Option<UnixTime>,
+    pub to: Option<UnixTime>,
+    /// A page (at most [`MAX_PAGE`] events) and where it starts.
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for EventQuery {
+    fn default() -> Self {
+        Self {
+            request_id: None,
+            user_id: None,
+            email: None,
+            kind: None,
+            from: None,
+            to: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// The largest page [`EventLog::search`] returns.
+pub const MAX_PAGE: i64 = 1000;
+
+fn filter_of(q: &EventQuery) -> Filter {
+    let mut f = Filter::default();
+    if let Some(id) = &q.request_id {
+        f.push("request_id = ?", Bind::Text(id.clone()));
+    }
+    if let Some(user_id) = &q.user_id {
+        f.push("user_id = ?", Bind::Text(user_id.clone()));
+    }
+    if let Some(email) = &q.email {
+        f.push(
+            "LOWER(email) LIKE ? ESCAPE '\\'",
+            Bind::Text(like_pattern(email)),
+        );
+    }
+    if let Some(kind) = q.kind {
+        f.push("kind = ?", Bind::Text(kind.as_str().to_string()));
+    }
+    f.time_range("at", q.from, q.to);
+    f
 }
 
 #[derive(Clone)]
@@ -176,7 +287,7 @@ impl fmt::Debug for EventLog {
 }
 
 const EVENT_COLUMNS: &str =
-    "at, user_id, email, kind, success, reason, method, ip, user_agent, detail";
+    "at, user_id, email, kind, success, reason, method, ip, user_agent, detail, request_id";
 
 impl EventLog {
     pub(crate) fn new(pool: AnyPool) -> Self {
@@ -185,7 +296,7 @@ impl EventLog {
 
     pub async fn record(&self, e: &AuthEvent) -> Result<(), AuthError> {
         sqlx::query(&format!(
-            "INSERT INTO auth_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO auth_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(e.at)
         .bind(e.user_id.as_deref())
@@ -197,25 +308,66 @@ impl EventLog {
         .bind(e.ip.as_deref())
         .bind(e.user_agent.as_deref())
         .bind(e.detail.as_deref())
+        .bind(e.request_id.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// The user's latest events, newest first.
+    /// The user's latest events of every kind, newest first.
     pub async fn recent_for_user(
         &self,
         user_id: &str,
         limit: i64,
     ) -> Result<Vec<AuthEvent>, AuthError> {
+        self.for_user(user_id, limit, None).await
+    }
+
+    /// The user's latest sign-in and account activity, newest first: every kind but
+    /// the error pages they saw (their own activity list is about security, and a
+    /// burst of errors must not push sign-ins out of it).
+    pub async fn activity_for_user(
+        &self,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<AuthEvent>, AuthError> {
+        self.for_user(user_id, limit, Some(EventKind::Error)).await
+    }
+
+    /// The user's latest events but those of kind `except`.
+    async fn for_user(
+        &self,
+        user_id: &str,
+        limit: i64,
+        except: Option<EventKind>,
+    ) -> Result<Vec<AuthEvent>, AuthError> {
         let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM auth_events WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
+            "SELECT {EVENT_COLUMNS} FROM auth_events WHERE user_id = $1 AND kind <> $2 ORDER BY at DESC, id DESC LIMIT $3"
         ))
         .bind(user_id)
+        .bind(except.map_or("", EventKind::as_str))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    /// One page of the events matching `q`, newest first.
+    pub async fn search(&self, q: &EventQuery) -> Result<Vec<AuthEvent>, AuthError> {
+        let rows = filter_of(q)
+            .page(
+                &self.pool,
+                &format!("SELECT {EVENT_COLUMNS} FROM auth_events"),
+                "at DESC, id DESC",
+                (q.limit, q.offset, MAX_PAGE),
+            )
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// How many events match `q` (regardless of `limit` and `offset`).
+    pub async fn count(&self, q: &EventQuery) -> Result<u64, AuthError> {
+        filter_of(q).count(&self.pool, "auth_events").await
     }
 
     /// How many events of `kind` each reason had since `since` (for the enrolment
@@ -261,5 +413,9 @@ fn event_from_row(row: &sqlx::any::AnyRow) -> Result<AuthEvent, AuthError> {
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         detail: row.try_get("detail")?,
+        request_id: row.try_get("request_id")?,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -41,6 +41,7 @@ pub mod resets;
 pub mod rollout;
 pub mod session;
 pub mod sign_ins;
+mod sql_filter;
 pub mod suspensions;
 pub mod telemetry;
 #[cfg(test)]
@@ -57,7 +58,9 @@ pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use counters::{CounterStore, MemoryCounterStore, RedisCounterStore};
 pub use directory::{Directory, LastSignIn, MfaFilter, SearchError, UserQuery, UserSummary};
 pub use error::{AuthError, StoreError};
-pub use events::{AuthEvent, EventKind, EventLog, Reason};
+pub use events::{
+    AuthEvent, ErrorEvent, ErrorEventWriter, ErrorEvents, EventKind, EventLog, EventQuery, Reason,
+};
 pub use factors::{Enrollment, FactorStore, MfaMethod, SealedTotp, TrustedDevice};
 pub use lockout::{Gate, Lockout, LockoutPolicy, NewLock, Scope};
 pub use mfa_service::{
@@ -79,5 +82,5 @@ pub use session::{
 };
 pub use sign_ins::{NewSignIn, Novelty, SignInHistory, SignInMethod, SignInRow};
 pub use suspensions::{Suspension, Suspensions};
-pub use telemetry::{Limited, SessionEnd, Silent, Telemetry};
+pub use telemetry::{ErrorDrop, Limited, SessionEnd, Silent, Telemetry};
 pub use token::{constant_time_eq, random_token};

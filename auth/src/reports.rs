@@ -257,7 +257,8 @@ impl Reports {
 
     /// `(reason, events)` of the failed attempts of every kind, most frequent first
     /// (ties by reason), at most `limit`. Lock starts are not attempts (the failure
-    /// that caused them is already counted) and are left out.
+    /// that caused them is already counted) and are left out, and so are the error
+    /// pages visitors saw (`error` events).
     pub async fn failure_reasons(
         &self,
         from: UnixTime,
@@ -268,11 +269,13 @@ impl Reports {
         // done here, where ties order the same on every engine.
         let rows = sqlx::query(
             "SELECT reason, COUNT(*) AS n FROM auth_events \
-             WHERE at >= $1 AND at < $2 AND success = 0 AND kind <> $3 GROUP BY reason",
+             WHERE at >= $1 AND at < $2 AND success = 0 AND kind <> $3 AND kind <> $4 \
+             GROUP BY reason",
         )
         .bind(from)
         .bind(to)
         .bind(EventKind::Lockout.as_str())
+        .bind(EventKind::Error.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut reasons = rows

@@ -405,6 +405,17 @@ impl SessionService {
         Ok(Some(session))
     }
 
+    /// A live session by key, left as it is: no `last_seen` write, and an idle or
+    /// expired one is ignored but not removed (for lookups off the request path).
+    pub async fn peek(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .get(key)
+            .await?
+            .filter(|s| s.validity(now, &self.timeouts) == Validity::Valid))
+    }
+
     /// Ends one session; returns whether it existed.
     pub async fn end(&self, key: &SessionKey) -> Result<bool, StoreError> {
         match self.store.get(key).await? {

@@ -1,5 +1,5 @@
 //! Hooks through which the domain reports what happened (auth attempts, locks,
-//! sessions, refused floods) so the gateway can count it, without the domain
+//! sessions, refused floods, dropped error events) so the gateway can count it, without the domain
 //! depending on a metrics library. Every hook is a cheap, non-blocking call; the
 //! default implementations do nothing, so a service without telemetry pays nothing.
 use crate::events::AuthEvent;
@@ -57,6 +57,33 @@ impl Limited {
     }
 }
 
+/// Why an error page's `error` event was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorDrop {
+    /// Over the process-wide budget of error events per second.
+    Budget,
+    /// The writer's queue was full (the database is slower than the errors come).
+    QueueFull,
+    /// The database refused the write, or the writer was not running.
+    WriteFailed,
+}
+
+impl ErrorDrop {
+    pub const ALL: [ErrorDrop; 3] = [
+        ErrorDrop::Budget,
+        ErrorDrop::QueueFull,
+        ErrorDrop::WriteFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorDrop::Budget => "budget",
+            ErrorDrop::QueueFull => "queue_full",
+            ErrorDrop::WriteFailed => "write_failed",
+        }
+    }
+}
+
 pub trait Telemetry: Send + Sync + 'static {
     /// Every auth event as it is recorded (password and second-factor attempts,
     /// code sends, enrolment and settings changes).
@@ -69,6 +96,8 @@ pub trait Telemetry: Send + Sync + 'static {
     fn sessions_ended(&self, _why: SessionEnd, _count: u64) {}
     /// A request was refused by a limit.
     fn rate_limited(&self, _what: Limited) {}
+    /// An error page's `error` event was dropped instead of recorded.
+    fn error_event_dropped(&self, _why: ErrorDrop) {}
 }
 
 /// Reports nowhere.

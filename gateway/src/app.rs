@@ -57,6 +57,16 @@ impl IoRuntime {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
         self.0.as_ref().map(|rt| rt.block_on(f))
     }
+
+    /// Runs `f` in the background on this runtime.
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(rt) = &self.0 {
+            rt.spawn(f);
+        }
+    }
 }
 
 impl Drop for IoRuntime {
@@ -207,6 +217,10 @@ impl App {
             notifier.clone(),
             &key,
         ));
+        // Error pages' events are written by one task next to the database pool.
+        if let Some(writer) = ui.take_error_writer() {
+            io.spawn(writer.run());
+        }
         telemetry.reloads.last_success.set(ui.mfa.clock().now());
         Ok(Arc::new(Self::assemble(
             settings,

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
-use sekisho_login_ui::{ClientInfo, ErrorKind, UiContext};
+use sekisho_login_ui::{ClientInfo, ErrorKind, Requester, UiContext};
 use tower::ServiceExt;
 
 /// Serves one UI request; returns the status written.
@@ -75,7 +75,12 @@ fn error(
 ) -> http::Response<Bytes> {
     let head = session.req_header();
     let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    ui.error_response(kind, &head.headers, here, &client.request_id)
+    let who = Requester {
+        request_id: &client.request_id,
+        ip: Some(client.ip),
+        user: None,
+    };
+    ui.error_response(kind, &head.headers, here, &who)
         .map(Bytes::from)
 }
 

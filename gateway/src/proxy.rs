@@ -20,7 +20,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use sekisho_auth::{AuthLevel, MfaMethod, Session as UserSession, SessionKey};
 use sekisho_config::{Action, Factor, FactorSet};
-use sekisho_login_ui::{cookies, ClientInfo, ErrorKind};
+use sekisho_login_ui::{cookies, ClientInfo, ErrorKind, Requester};
 use sekisho_policy::{RequestFacts, Subject};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -117,13 +117,20 @@ impl SekishoProxy {
         kind: ErrorKind,
     ) -> Result<bool> {
         ctx.route = route;
-        let id = ctx.request_id;
         let head = session.req_header();
         let here = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let who = Requester {
+            request_id: ctx.request_id.as_str(),
+            ip: Some(ctx.client_ip),
+            user: ctx
+                .user
+                .as_deref()
+                .map(|u| (u.user_id.as_str(), u.email.as_str())),
+        };
         let resp = ctx
             .app
             .ui
-            .error_response(kind, &head.headers, here, id.as_str())
+            .error_response(kind, &head.headers, here, &who)
             .map(Bytes::from);
         self.finish_local(session, ctx, resp).await
     }

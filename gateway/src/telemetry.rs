@@ -13,14 +13,16 @@
 //!   `backup_code`, `trusted_device`), `result` is `success` or `failure`, `reason`
 //!   the event's reason code;
 //! - `sekisho_lockouts_total{scope}`, `sekisho_rate_limited_total{limit}`;
-//! - `sekisho_sessions_created_total{level}`, `sekisho_sessions_ended_total{reason}`.
+//! - `sekisho_sessions_created_total{level}`, `sekisho_sessions_ended_total{reason}`;
+//! - `sekisho_error_events_dropped_total{reason}`: error pages whose `error` event was
+//!   not recorded (`budget`, `queue_full`, `write_failed`).
 //!
 //! The request-path series are in [`crate::metrics`], the store series in
 //! [`crate::store_metrics`].
 use crate::metrics::{counter_vec, RequestMetrics, SeriesResult};
 use crate::store_metrics::StoreMetrics;
 use pingora_prometheus::prometheus::{IntCounter, IntCounterVec, IntGauge, Registry};
-use sekisho_auth::{AuthEvent, AuthLevel, Limited, Scope, SessionEnd, Telemetry};
+use sekisho_auth::{AuthEvent, AuthLevel, ErrorDrop, Limited, Scope, SessionEnd, Telemetry};
 
 const SCOPES: [Scope; 3] = [Scope::Pair, Scope::Account, Scope::Ip];
 const LEVELS: [AuthLevel; 3] = [AuthLevel::Partial, AuthLevel::Password, AuthLevel::Mfa];
@@ -69,6 +71,7 @@ struct AuthMetrics {
     rate_limited: Vec<IntCounter>,
     created: Vec<IntCounter>,
     ended: Vec<IntCounter>,
+    error_drops: Vec<IntCounter>,
 }
 
 impl AuthMetrics {
@@ -107,12 +110,19 @@ impl AuthMetrics {
             "Sessions ended, by reason",
             &["reason"],
         )?;
+        let error_drops = counter_vec(
+            registry,
+            "sekisho_error_events_dropped_total",
+            "Error pages whose error event was not recorded: budget (over the events per second), queue_full (the writer is behind), write_failed",
+            &["reason"],
+        )?;
         Ok(Self {
             attempts,
             lockouts: resolved(&lockouts, &SCOPES, Scope::as_str)?,
             rate_limited: resolved(&limited, &Limited::ALL, Limited::as_str)?,
             created: resolved(&created, &LEVELS, level_label)?,
             ended: resolved(&ended, &SessionEnd::ALL, SessionEnd::as_str)?,
+            error_drops: resolved(&error_drops, &ErrorDrop::ALL, ErrorDrop::as_str)?,
         })
     }
 }
@@ -237,6 +247,13 @@ impl Telemetry for GatewayTelemetry {
             c.inc();
         }
     }
+
+    fn error_event_dropped(&self, why: ErrorDrop) {
+        if let Some(c) = position(&ErrorDrop::ALL, &why).and_then(|i| self.auth.error_drops.get(i))
+        {
+            c.inc();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +291,9 @@ mod tests {
         t.session_created(AuthLevel::Partial);
         t.sessions_ended(SessionEnd::Revoked, 3);
         t.rate_limited(Limited::CodeSend);
+        t.error_event_dropped(ErrorDrop::Budget);
+        t.error_event_dropped(ErrorDrop::Budget);
+        t.error_event_dropped(ErrorDrop::WriteFailed);
         let text = t.render();
         for (series, n) in [
             (
@@ -299,6 +319,15 @@ mod tests {
             (r#"sekisho_sessions_ended_total{reason="sign_out"}"#, 0),
             (r#"sekisho_rate_limited_total{limit="code_send"}"#, 1),
             (r#"sekisho_rate_limited_total{limit="ui_post"}"#, 0),
+            (r#"sekisho_error_events_dropped_total{reason="budget"}"#, 2),
+            (
+                r#"sekisho_error_events_dropped_total{reason="queue_full"}"#,
+                0,
+            ),
+            (
+                r#"sekisho_error_events_dropped_total{reason="write_failed"}"#,
+                1,
+            ),
         ] {
             assert_eq!(value(&text, series), Some(n), "{series} in\n{text}");
         }

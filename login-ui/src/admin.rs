@@ -1,14 +1,16 @@
 //! The admin console under `{prefix}admin`: the user directory and a user's status,
 //! MFA reset requests with four-eyes approval, bulk resets, emergency actions, the
-//! audit log and reports. Roles come from groups (`[admin]`); [`access`] admits an
+//! event view (found by request id), the audit log and reports. Roles come from groups (`[admin]`); [`access`] admits an
 //! administrator with a fresh second factor and checks every permission server-side.
 //! Every change is written to the hash-chained audit log.
 mod access;
 mod audit_log;
 mod bulk;
 mod emergency;
+mod events;
 mod reports;
 mod requests;
+mod search;
 mod users;
 mod views;
 
@@ -58,6 +60,7 @@ pub(crate) fn routes(router: Router<Arc<UiContext>>, p: &str) -> Router<Arc<UiCo
         .route(&format!("{a}/emergency/lift"), post(emergency::lift))
         .route(&format!("{a}/audit"), get(audit_log::page))
         .route(&format!("{a}/audit/export"), get(audit_log::export))
+        .route(&format!("{a}/events"), get(events::page))
         .route(&format!("{a}/reports"), get(reports::page))
         .route(&format!("{a}/reports/csv"), get(reports::csv))
 }
@@ -70,6 +73,7 @@ pub(crate) enum Section {
     Requests,
     Bulk,
     Emergency,
+    Events,
     Audit,
     Reports,
 }
@@ -132,6 +136,13 @@ pub(crate) async fn chrome(ctx: &UiContext, a: &Admin, current: Section) -> Admi
             a.may(Perm::Emergency),
         ),
         (
+            Section::Events,
+            "/events",
+            "Events",
+            None,
+            a.may(Perm::ViewEvents),
+        ),
+        (
             Section::Audit,
             "/audit",
             "Audit log",
@@ -183,7 +194,7 @@ pub(crate) async fn audit(
     let entry = NewAuditEntry::new(a.user.email.as_str(), a.role_for(perm), action)
         .target(target)
         .ip(a.r.client_ip().as_deref())
-        .request_id(&a.r.request_id())
+        .request_id(a.r.request_id())
         .detail(detail);
     record_audit(ctx, entry, action).await;
 }

@@ -24,6 +24,8 @@ pub(crate) struct Attempt {
     account: String,
     ip: String,
     count: u64,
+    /// The request of the attempt, for the events and audit entries it causes.
+    request_id: String,
 }
 
 pub(crate) enum Admission {
@@ -57,6 +59,7 @@ pub(crate) async fn admit(
             account: account.to_string(),
             ip,
             count: attempt,
+            request_id: r.request_id().to_string(),
         })),
         Gate::Locked { scope, until } => {
             ctx.mfa.telemetry().rate_limited(Limited::Locked);
@@ -98,6 +101,7 @@ pub(crate) async fn failed(
         let detail = format!("scope={} until={}", lock.scope.as_str(), lock.until);
         let mut e = AuthEvent::new(now, EventKind::Lockout, false, Reason::TooManyAttempts)
             .client((a.ip != "unknown").then_some(a.ip.as_str()), None)
+            .request(&a.request_id)
             .detail(detail);
         // `user` is only given for a real account, whose lockout name is its id.
         if let Some((email, _)) = user {
@@ -115,6 +119,7 @@ pub(crate) async fn failed(
         let entry = NewAuditEntry::new("system", "system", AuditAction::AccountLocked)
             .target(&target)
             .ip(Some(&a.ip))
+            .request_id(&a.request_id)
             .detail(&[
                 ("scope", lock.scope.as_str().to_string()),
                 ("until", lock.until.to_string()),

@@ -7,7 +7,7 @@ use crate::pages::{
     self, AccountPage, ErrorKind, LoginPage, LogoutPage, PageChrome, SignedOutPage,
 };
 use crate::redirect::safe_target;
-use crate::{ClientInfo, UiContext};
+use crate::{ClientInfo, Requester, UiContext};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,16 +28,23 @@ pub(crate) struct Req {
     pub(crate) uri: Uri,
     pub(crate) client: Option<ClientInfo>,
     pub(crate) lang: Lang,
+    /// The gateway's id, or (called without the gateway, in tests) one of our own,
+    /// the same for every use within the request.
+    id: String,
 }
 
 impl Req {
     fn new(ctx: &UiContext, headers: HeaderMap, uri: Uri, client: Option<ClientInfo>) -> Self {
         let lang = i18n::negotiate(&headers, ctx.config.default_lang);
+        let id = client
+            .as_ref()
+            .map_or_else(|| sekisho_auth::random_token(9), |c| c.request_id.clone());
         Self {
             headers,
             uri,
             client,
             lang,
+            id,
         }
     }
 
@@ -54,10 +61,8 @@ impl Req {
         )
     }
 
-    pub(crate) fn request_id(&self) -> String {
-        self.client
-            .as_ref()
-            .map_or_else(|| sekisho_auth::random_token(9), |c| c.request_id.clone())
+    pub(crate) fn request_id(&self) -> &str {
+        &self.id
     }
 
     pub(crate) fn scheme<'a>(&'a self, ctx: &'a UiContext) -> &'a str {
@@ -82,8 +87,12 @@ impl Req {
     }
 
     pub(crate) fn error(&self, ctx: &UiContext, kind: ErrorKind) -> Response {
-        let id = self.request_id();
-        ctx.error_response(kind, &self.headers, self.here(), &id)
+        let who = Requester {
+            request_id: self.request_id(),
+            ip: self.client.as_ref().map(|c| c.ip),
+            user: None,
+        };
+        ctx.error_response(kind, &self.headers, self.here(), &who)
             .into_response()
     }
 
@@ -97,9 +106,11 @@ impl Req {
         self.client.as_ref().map(|c| c.ip.to_string())
     }
 
-    /// An auth event carrying this request's client address and browser.
+    /// An auth event carrying this request's id, client address and browser.
     pub(crate) fn event(&self, now: i64, kind: EventKind, ok: bool, reason: Reason) -> AuthEvent {
-        AuthEvent::new(now, kind, ok, reason).client(self.client_ip().as_deref(), self.user_agent())
+        AuthEvent::new(now, kind, ok, reason)
+            .client(self.client_ip().as_deref(), self.user_agent())
+            .request(self.request_id())
     }
 
     pub(crate) fn from_parts(ctx: &UiContext, parts: http::request::Parts) -> Self {

@@ -33,7 +33,10 @@ mod sign_ins;
 use axum::routing::{get, post};
 use axum::Router;
 use http::{HeaderMap, HeaderValue};
-use sekisho_auth::{AccountStore, Lockout, MfaService, PasswordHasher, ResetLinks, SessionService};
+use sekisho_auth::{
+    AccountStore, AuthEvent, ErrorEvent, ErrorEventWriter, ErrorEvents, Lockout, MfaService,
+    PasswordHasher, ResetLinks, SessionKey, SessionService,
+};
 use sekisho_config::{
     AdminSettings, Lang, LockoutSettings, RateLimitSettings, Settings, SignInSettings, Site,
     SupportSettings,
@@ -62,6 +65,17 @@ pub struct ClientInfo {
     pub scheme: &'static str,
     /// Shown on error pages and written to the logs, so users can quote it.
     pub request_id: String,
+}
+
+/// Who got an error page, for its `error` event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Requester<'a> {
+    /// The id the page shows and the logs carry.
+    pub request_id: &'a str,
+    pub ip: Option<IpAddr>,
+    /// The signed-in user (id, e-mail) when the caller knows it; otherwise the
+    /// request's session cookie is looked up later, off the request path.
+    pub user: Option<(&'a str, &'a str)>,
 }
 
 /// UI settings derived from the validated config.
@@ -155,6 +169,9 @@ pub struct UiContext {
     /// `None` when `[lockout] enabled = false`.
     pub lockout: Option<Lockout>,
     pub reset_links: ResetLinks,
+    /// Error pages' `error` events, queued for [`Self::take_error_writer`]'s writer.
+    error_events: ErrorEvents,
+    error_writer: std::sync::Mutex<Option<ErrorEventWriter>>,
     post_limiter: Option<Arc<limiter::PostLimiter>>,
     csrf_key: Zeroizing<Vec<u8>>,
     csp: HeaderValue,
@@ -193,7 +210,16 @@ impl UiContext {
             mfa.clock().clone(),
             config.reset_link_ttl.as_secs(),
         );
+        let (error_events, error_writer) = ErrorEvents::new(
+            mfa.events().clone(),
+            Arc::clone(&sessions),
+            Arc::clone(mfa.telemetry()),
+            sekisho_auth::events::ERROR_EVENT_BUDGET,
+            sekisho_auth::events::ERROR_QUEUE,
+        );
         Self {
+            error_events,
+            error_writer: std::sync::Mutex::new(Some(error_writer)),
             csp: pages::content_security_policy(&targets),
             lockout,
             reset_links,
@@ -210,13 +236,25 @@ impl UiContext {
     }
 
     /// After a configuration reload: keep what must survive it, the rollout nudge
-    /// counters and, while its limits stay the same, the per-address post limiter
-    /// (a reload must not hand every address a fresh burst).
+    /// counters, the error-event queue with its budget, and, while its limits stay
+    /// the same, the per-address post limiter (a reload must not hand every address
+    /// a fresh burst).
     pub fn carry_over(&mut self, previous: &UiContext) {
         self.nudges = Arc::clone(&previous.nudges);
         if self.config.rate_limit == previous.config.rate_limit {
             self.post_limiter = previous.post_limiter.clone();
         }
+        // One queue, writer and budget for the whole process: this context's own
+        // writer is never started.
+        self.error_events = previous.error_events.clone();
+        self.error_writer = std::sync::Mutex::new(None);
+    }
+
+    /// The writer of error pages' `error` events, once: spawn it on the runtime of
+    /// the database pool. Until it runs, events wait in a bounded queue and then are
+    /// dropped (and counted).
+    pub fn take_error_writer(&self) -> Option<ErrorEventWriter> {
+        self.error_writer.lock().ok().and_then(|mut w| w.take())
     }
 
     pub(crate) fn csrf_key(&self) -> &[u8] {
@@ -229,14 +267,16 @@ impl UiContext {
 
     /// A complete error response (page, status, security headers) in the visitor's
     /// language, with the request id to quote and the support contact; the gateway
-    /// uses it for 400/403/404/413/429/502/503 answers.
+    /// uses it for 400/403/404/413/429/502/503 answers. The id goes to the log and,
+    /// within the error-event budget and without waiting, to the event log.
     pub fn error_response(
         &self,
         kind: ErrorKind,
         request_headers: &HeaderMap,
         here: &str,
-        request_id: &str,
+        who: &Requester<'_>,
     ) -> http::Response<String> {
+        let request_id = who.request_id;
         let lang = i18n::negotiate(request_headers, self.config.default_lang);
         let page = pages::PageChrome::new(lang, &self.config.product, &self.config.prefix, here);
         let support = help::SupportView::of(&self.config.support);
@@ -245,6 +285,7 @@ impl UiContext {
         // without its query, which may carry addresses or tokens.
         let path = here.split('?').next().unwrap_or("");
         tracing::info!(request_id, status = kind.status().as_u16(), kind = ?kind, path, "error page");
+        self.record_error(kind, request_headers, path, who);
         let mut resp = http::Response::new(body);
         *resp.status_mut() = kind.status();
         let h = resp.headers_mut();
@@ -254,6 +295,28 @@ impl UiContext {
         );
         pages::apply_security_headers(h, &self.csp);
         resp
+    }
+
+    /// Queues the page's `error` event (never waits; see [`ErrorEvents`]).
+    fn record_error(&self, kind: ErrorKind, headers: &HeaderMap, path: &str, who: &Requester<'_>) {
+        self.error_events.record(|now| {
+            let ua = headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let ip = who.ip.map(|ip| ip.to_string());
+            let mut event = AuthEvent::error_page(now, kind.code(), kind.status().as_u16(), path)
+                .request(who.request_id)
+                .client(ip.as_deref(), ua);
+            let session = match who.user {
+                Some((id, email)) => {
+                    event = event.user(id, email);
+                    None
+                }
+                None => cookies::find(headers, &self.config.session_cookie)
+                    .and_then(SessionKey::from_cookie),
+            };
+            ErrorEvent { event, session }
+        });
     }
 }
 

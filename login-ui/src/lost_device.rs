@@ -295,7 +295,7 @@ async fn record(ctx: &UiContext, r: &Req, session: &Session, req: &ResetRequest)
     let entry = NewAuditEntry::new(&session.email, "user", AuditAction::ResetRequested)
         .target(&session.email)
         .ip(r.client_ip().as_deref())
-        .request_id(&r.request_id())
+        .request_id(r.request_id())
         .detail(&[
             ("request", req.id.as_str()),
             ("origin", req.origin.as_str()),

@@ -127,6 +127,23 @@ impl ErrorKind {
         }
     }
 
+    /// The reason code of the page's `error` event.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::CrossSite => "cross_site",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::MfaRequired => "mfa_required",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::UnknownSite => "unknown_site",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::Busy => "busy",
+            ErrorKind::BadGateway => "bad_gateway",
+            ErrorKind::Unavailable => "unavailable",
+        }
+    }
+
     fn texts(self, t: &'static Texts) -> (&'static str, &'static str) {
         match self {
             ErrorKind::BadRequest => (t.err_bad_request_title, t.err_bad_request),

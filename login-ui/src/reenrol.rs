@@ -317,7 +317,7 @@ pub(crate) async fn user_audit(
     let entry = NewAuditEntry::new(user.email.as_str(), "user", action)
         .target(user.email.as_str())
         .ip(r.client_ip().as_deref())
-        .request_id(&r.request_id())
+        .request_id(r.request_id())
         .detail(&detail);
     crate::admin::record_audit(ctx, entry, action).await;
 }

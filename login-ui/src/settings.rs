@@ -101,7 +101,7 @@ impl Ready {
             let entry = NewAuditEntry::new(&self.session.email, "user", action)
                 .target(&self.session.email)
                 .ip(self.r.client_ip().as_deref())
-                .request_id(&self.r.request_id())
+                .request_id(self.r.request_id())
                 .detail(&[("method", method.as_str().to_string())]);
             crate::admin::record_audit(ctx, entry, action).await;
         }
@@ -173,7 +173,7 @@ async fn render_overview(
     let activity = ctx
         .mfa
         .events()
-        .recent_for_user(&x.session.user_id, 20)
+        .activity_for_user(&x.session.user_id, 20)
         .await
         .unwrap_or_default();
     let si = crate::i18n::sign_in_texts(r.lang);

@@ -463,6 +463,7 @@ async fn rollout_pages_refuse_bad_input() {
         .starts_with("/_sekisho/enroll/start?"));
 }
 
+mod events;
 mod help;
 
 #[tokio::test]

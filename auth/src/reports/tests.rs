@@ -51,6 +51,10 @@ async fn record_events(log: &EventLog) {
         AuthEvent::new(D0 + 91, EventKind::Password, false, InvalidPassword),
         AuthEvent::new(D0 + 92, EventKind::Password, false, UnknownUser),
         AuthEvent::new(D0 + 93, EventKind::Password, true, Ok),
+        // Error pages are not attempts: in no figure.
+        AuthEvent::error_page(D0 + 94, "not_found", 404, "/nope"),
+        AuthEvent::error_page(D0 + 94, "not_found", 404, "/nope"),
+        AuthEvent::error_page(D0 + 95, "bad_gateway", 502, "/app"),
         // Two scopes locking on one failure, then one more lock the next day.
         lock_started(D0 + 100, "pair"),
         lock_started(D0 + 100, "account"),

@@ -33,6 +33,8 @@ pub(crate) enum Perm {
     ViewReports,
     /// Reset requests (list and detail).
     ViewRequests,
+    /// The event view: every user's events, searched by request id.
+    ViewEvents,
 }
 
 impl Perm {
@@ -48,6 +50,7 @@ impl Perm {
             Perm::BulkReset | Perm::Emergency => role == Secadmin,
             Perm::ViewAudit => matches!(role, Auditor | Secadmin),
             Perm::ViewReports => matches!(role, Auditor | Sysadmin | Secadmin),
+            Perm::ViewEvents => matches!(role, Helpdesk | Sysadmin | Secadmin | Auditor),
         }
     }
 }

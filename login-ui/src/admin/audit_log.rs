@@ -2,11 +2,12 @@
 //! through it, export what matches as CSV or JSON (the export is itself audited), and
 //! see whether the hash chain is intact.
 use super::access::{admit, Admin, Perm};
+use super::search::{choice, date, field, kept, or_empty, page_no, Pager};
 use super::views::AuditPage;
 use super::{audit, chrome, render_page, Section};
 use crate::handlers::Ctx;
 use crate::pages::{self, ErrorKind};
-use crate::settings::{enc, when};
+use crate::settings::when;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -17,44 +18,16 @@ use sekisho_auth::{AuditAction, AuditQuery};
 
 const PAGE_SIZE: i64 = 50;
 
-/// `YYYY-MM-DD` as the Unix time of that day's start (UTC); `end` gives the last
-/// second of the day instead.
-fn day(s: &str, end: bool) -> Option<i64> {
-    let t = humantime::parse_rfc3339(&format!("{}T00:00:00Z", s.trim())).ok()?;
-    let start = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(if end { start + 86_399 } else { start })
-}
-
 /// The query from the form, or a message saying what is wrong with it.
 fn query(a: &Admin) -> Result<AuditQuery, String> {
     let f = &a.form;
-    let text = |k: &str| {
-        f.get(k)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let action = match text("action") {
-        None => None,
-        Some(x) => Some(AuditAction::parse(&x).ok_or_else(|| format!("unknown action `{x}`"))?),
-    };
-    let date = |k: &str, end: bool| match text(k) {
-        None => Ok(None),
-        Some(v) => day(&v, end)
-            .map(Some)
-            .ok_or_else(|| format!("`{v}` is not a date (YYYY-MM-DD)")),
-    };
-    let page: i64 = f
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .clamp(1, 100_000);
+    let page = page_no(f, 100_000);
     Ok(AuditQuery {
-        actor: text("actor"),
-        target: text("target"),
-        action,
-        from: date("from", false)?,
-        to: date("to", true)?,
+        actor: field(f, "actor"),
+        target: field(f, "target"),
+        action: choice(f, "action", AuditAction::parse)?,
+        from: date(f, "from", false)?,
+        to: date(f, "to", true)?,
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
     })
@@ -69,16 +42,10 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     if let Some(resp) = a.refuse_unless(&ctx, Perm::ViewAudit) {
         return resp;
     }
-    let (q, error) = match query(&a) {
-        Ok(q) => (q, None),
-        Err(e) => (
-            AuditQuery {
-                limit: PAGE_SIZE,
-                ..Default::default()
-            },
-            Some(e),
-        ),
-    };
+    let (q, error, status) = or_empty(query(&a), || AuditQuery {
+        limit: PAGE_SIZE,
+        ..Default::default()
+    });
     let log = ctx.accounts.audit();
     let (entries, total, chain) = match (
         log.search(&q).await,
@@ -93,22 +60,9 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
     };
     let f = &a.form;
     let keep = |k: &str| f.get(k).unwrap_or("").to_string();
-    let filters = format!(
-        "actor={}&target={}&action={}&from={}&to={}",
-        enc(&keep("actor")),
-        enc(&keep("target")),
-        enc(&keep("action")),
-        enc(&keep("from")),
-        enc(&keep("to"))
-    );
+    let filters = kept(f, &["actor", "target", "action", "from", "to"]);
     let page_no = q.offset / PAGE_SIZE + 1;
-    let pages_total = (total + PAGE_SIZE - 1) / PAGE_SIZE;
     let c = chrome(&ctx, &a, Section::Audit).await;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     render_page(&ctx, &a, status, |_| {
         pages::render(&AuditPage {
             c: &c,
@@ -142,11 +96,12 @@ pub(crate) async fn page(State(ctx): Ctx, req: Request) -> Response {
                 .collect(),
             csv_href: format!("{}/audit/export?format=csv&{filters}", c.base),
             json_href: format!("{}/audit/export?format=json&{filters}", c.base),
-            prev: (page_no > 1).then(|| format!("{}/audit?{filters}&page={}", c.base, page_no - 1)),
-            next: (page_no < pages_total)
-                .then(|| format!("{}/audit?{filters}&page={}", c.base, page_no + 1)),
-            page_no,
-            pages_total: pages_total.max(1),
+            pager: Pager::new(
+                &format!("{}/audit?{filters}", c.base),
+                page_no,
+                total,
+                PAGE_SIZE,
+            ),
         })
     })
 }

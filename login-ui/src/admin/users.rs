@@ -2,6 +2,7 @@
 //! events with reason codes and clock-drift hints, lock status with unlock, trusted
 //! browsers and sessions with revoke, reset requests and the form to file one.
 use super::access::{admit, Admin, Perm};
+use super::search::{kept, page_no, Pager};
 use super::views::{EventRow, Flash, RequestRow, UserDetailPage, UsersPage};
 use super::{audit, chrome, render_page, Section};
 use crate::handlers::{see_other, Ctx};
@@ -32,11 +33,7 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
     let mfa = f.get("mfa").unwrap_or("");
     let group = f.get("group").unwrap_or("");
     let last = f.get("last").unwrap_or("");
-    let page_no: i64 = f
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .clamp(1, 10_000);
+    let page_no = page_no(f, 10_000);
     let now = ctx.mfa.now();
     // "role:sysadmin" filters by every group that grants the role.
     let groups = match group.strip_prefix("role:").and_then(AdminRole::parse) {
@@ -75,14 +72,7 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
     };
     let all_groups = ctx.accounts.directory().groups().await.unwrap_or_default();
     let c = chrome(&ctx, &a, Section::Users).await;
-    let pages_total = (total + PAGE_SIZE - 1) / PAGE_SIZE;
-    let base_query = format!(
-        "q={}&mfa={}&group={}&last={}",
-        enc(&text),
-        enc(mfa),
-        enc(group),
-        enc(last)
-    );
+    let base_query = kept(f, &["q", "mfa", "group", "last"]);
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -119,12 +109,12 @@ pub(crate) async fn list(State(ctx): Ctx, req: Request) -> Response {
                     last_sign_in: u.last_sign_in.map(when).unwrap_or_else(|| "never".into()),
                 })
                 .collect(),
-            prev: (page_no > 1)
-                .then(|| format!("{}/users?{base_query}&page={}", c.base, page_no - 1)),
-            next: (page_no < pages_total)
-                .then(|| format!("{}/users?{base_query}&page={}", c.base, page_no + 1)),
-            page_no,
-            pages_total,
+            pager: Pager::new(
+                &format!("{}/users?{base_query}", c.base),
+                page_no,
+                total,
+                PAGE_SIZE,
+            ),
         })
     })
 }
@@ -283,6 +273,12 @@ pub(crate) async fn render_detail(
                 .iter()
                 .map(|e| EventRow {
                     at: when(e.at),
+                    request_id: e.request_id.clone().unwrap_or_default(),
+                    request_href: e
+                        .request_id
+                        .as_deref()
+                        .filter(|_| a.may(Perm::ViewEvents))
+                        .map(|id| super::events::request_href(&base, id)),
                     kind: e.kind.clone(),
                     ok: e.success,
                     reason: e.reason.clone(),

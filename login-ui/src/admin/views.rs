@@ -1,4 +1,5 @@
 //! The console's page models (askama templates under `templates/admin/`).
+pub(crate) use super::search::Pager;
 use crate::pages::PageChrome;
 use askama::Template;
 
@@ -60,14 +61,14 @@ pub(crate) struct UsersPage<'a> {
     pub error: Option<&'a str>,
     pub total: i64,
     pub rows: Vec<UserRow>,
-    pub prev: Option<String>,
-    pub next: Option<String>,
-    pub page_no: i64,
-    pub pages_total: i64,
+    pub pager: Pager,
 }
 
 pub(crate) struct EventRow {
     pub at: String,
+    /// The request that caused the event, and the events page filtered by it.
+    pub request_id: String,
+    pub request_href: Option<String>,
     pub kind: String,
     pub ok: bool,
     pub reason: String,
@@ -255,10 +256,40 @@ pub(crate) struct AuditPage<'a> {
     pub rows: Vec<[String; 8]>,
     pub csv_href: String,
     pub json_href: String,
-    pub prev: Option<String>,
-    pub next: Option<String>,
-    pub page_no: i64,
-    pub pages_total: i64,
+    pub pager: Pager,
+}
+
+/// One event on the events page.
+pub(crate) struct FoundEvent {
+    pub at: String,
+    pub request_id: String,
+    pub request_href: Option<String>,
+    pub kind: String,
+    pub ok: bool,
+    pub reason: String,
+    /// The e-mail address, and the user's page when the event names a user and the
+    /// admin may see users.
+    pub user: String,
+    pub user_href: Option<String>,
+    pub method: String,
+    pub ip: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/events.html")]
+pub(crate) struct EventsPage<'a> {
+    pub c: &'a AdminChrome,
+    pub error: Option<&'a str>,
+    pub request_id: String,
+    pub email: String,
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+    pub kinds: Vec<&'static str>,
+    pub total: i64,
+    pub rows: Vec<FoundEvent>,
+    pub pager: Pager,
 }
 
 pub(crate) struct ReportSection {

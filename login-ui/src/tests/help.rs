@@ -339,7 +339,15 @@ async fn error_pages_are_localised_with_request_id_contact_and_help() {
         for (lang, heading) in [("en", en), ("ja", ja)] {
             let mut headers = HeaderMap::new();
             headers.insert("accept-language", HeaderValue::from_static(lang));
-            let resp = f.ctx.error_response(kind, &headers, "/x?token=1", "req-42");
+            let resp = f.ctx.error_response(
+                kind,
+                &headers,
+                "/x?token=1",
+                &Requester {
+                    request_id: "req-42",
+                    ..Requester::default()
+                },
+            );
             assert_eq!(resp.status().as_u16(), code);
             let body = resp.body();
             assert!(
@@ -363,9 +371,15 @@ async fn error_pages_are_localised_with_request_id_contact_and_help() {
         }
     }
     // An unknown host is not served the hosted pages: no link there to another 404.
-    let resp = f
-        .ctx
-        .error_response(ErrorKind::UnknownSite, &HeaderMap::new(), "/", "req-43");
+    let resp = f.ctx.error_response(
+        ErrorKind::UnknownSite,
+        &HeaderMap::new(),
+        "/",
+        &Requester {
+            request_id: "req-43",
+            ..Requester::default()
+        },
+    );
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(!resp.body().contains("/_sekisho/help"), "{}", resp.body());
     assert!(resp.body().contains("req-43") && resp.body().contains("support-contact"));

@@ -1,13 +1,15 @@
 //! The admin console end to end through the real gateway, on both stores: the
 //! permission matrix over HTTP, four-eyes approval, privileged accounts, expiry with
 //! the fixed clock, simultaneous approvals, executing a reset and the user's
-//! re-enrolment through the e-mailed link, bulk resets and emergency suspensions.
+//! re-enrolment through the e-mailed link, bulk resets and emergency suspensions, and
+//! the event view found by the request ids of error pages and log lines.
 use crate::harness::*;
 use crate::mfa::{enrol_totp, get, location, post};
 use reqwest::{Client, StatusCode};
 use sekisho_auth::{Clock, Email};
 use sekisho_gateway::app::App;
 
+mod events;
 mod flows;
 mod matrix;
 

@@ -94,7 +94,7 @@ fn flows_link_to_help_and_help_needs_no_full_session() {
 }
 
 /// Reads an error page: (status, body, request id).
-async fn error_page(resp: reqwest::Response) -> (StatusCode, String, String) {
+pub(crate) async fn error_page(resp: reqwest::Response) -> (StatusCode, String, String) {
     let status = resp.status();
     let body = resp.text().await.unwrap();
     let id = body

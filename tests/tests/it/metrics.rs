@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-async fn scrape(gw: &TestGateway) -> String {
+pub(crate) async fn scrape(gw: &TestGateway) -> String {
     reqwest::get(gw.admin_url("/metrics"))
         .await
         .unwrap()
@@ -20,7 +20,7 @@ async fn scrape(gw: &TestGateway) -> String {
 }
 
 /// The value of one exact series (`name{labels}` as exported, labels sorted).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }

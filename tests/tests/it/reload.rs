@@ -14,7 +14,7 @@ struct Tally {
     failed: AtomicU64,
 }
 
-async fn reload(gw: &TestGateway) -> (u16, String) {
+pub(crate) async fn reload(gw: &TestGateway) -> (u16, String) {
     let resp = reqwest::Client::new()
         .post(gw.admin_url("/reload"))
         .send()
@@ -36,7 +36,7 @@ async fn metric(gw: &TestGateway, line_start: &str) -> String {
         .to_string()
 }
 
-fn edit_config(gw: &TestGateway, edit: impl FnOnce(String) -> String) {
+pub(crate) fn edit_config(gw: &TestGateway, edit: impl FnOnce(String) -> String) {
     let text = std::fs::read_to_string(&gw.config_path).unwrap();
     let new = edit(text.clone());
     assert_ne!(new, text, "the edit changes the file");

@@ -161,6 +161,13 @@ const ACTIONS: &[Action] = &[
         allowed: [false, false, true, false],
     },
     Action {
+        name: "events",
+        post: false,
+        path: "/_sekisho/admin/events?request_id=no-such-id&kind=error",
+        fields: &[],
+        allowed: [true, true, true, true],
+    },
+    Action {
         name: "audit log",
         post: false,
         path: "/_sekisho/admin/audit",

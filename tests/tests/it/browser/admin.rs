@@ -1,7 +1,7 @@
 //! The reset-with-approval journey in Chromium: a helpdesk agent files an MFA reset
 //! for a user who lost their phone, a second administrator in another browser
 //! approves and executes it, and the user re-enrols through the e-mailed link. Every
-//! console page is audited for accessibility and captured.
+//! console page (the event view too) is audited for accessibility and captured.
 use super::a11y::assert_accessible;
 use super::session::{run_pair, Browser, Setup};
 use crate::admin::{add_user, reenrol_link, ADMIN_CONFIG, REASON};
@@ -48,6 +48,14 @@ async fn reset_with_approval(gw: &TestGateway, helpdesk: &Browser, approver: &Br
     assert!(helpdesk.text("#mfa-status").await.contains("enrolled"));
     assert_accessible(helpdesk, "en").await;
     helpdesk.capture("admin-user").await;
+    // A recent event's request id leads to the event view, filtered by it.
+    let user_page = helpdesk.url().await;
+    helpdesk.click("#events td.request-id a").await;
+    assert_eq!(helpdesk.text("h1").await, "Events");
+    assert!(helpdesk.text("#event-count").await.ends_with(" events"));
+    assert_accessible(helpdesk, "en").await;
+    helpdesk.capture("admin-events").await;
+    helpdesk.goto(user_page.as_str()).await;
     helpdesk.fill("#reason", REASON).await;
     helpdesk.click("#request-form button[type=submit]").await;
     assert_eq!(helpdesk.text("#request-state").await, "pending");
