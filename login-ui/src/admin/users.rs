@@ -236,7 +236,7 @@ pub(crate) async fn render_detail(
     };
     let last_mfa = events
         .iter()
-        .find(|e| e.success && e.kind == "mfa")
+        .find(|e| e.success && e.kind == sekisho_auth::EventKind::SecondFactor.as_str())
         .map(|e| format!("{} ({})", when(e.at), e.method.as_deref().unwrap_or("?")));
     let privileged = ctx.config.admin.is_privileged(&user.groups);
     let c = chrome(ctx, a, Section::Users).await;

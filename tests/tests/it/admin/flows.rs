@@ -135,6 +135,14 @@ async fn reset_with_approval_and_reenrolment(gw: &TestGateway) {
         StatusCode::SEE_OTHER
     );
 
+    // The user page shows that second factor as the last MFA use.
+    let (_, detail) = page(&sys, gw, &format!("/_sekisho/admin/user?id={uid}")).await;
+    let last = scrape(&detail, "id=\"last-mfa\">").map(|s| s.split('<').next().unwrap_or(""));
+    assert!(
+        last.is_some_and(|l| l.ends_with("(totp)")),
+        "last MFA use: {last:?}"
+    );
+
     // Every step is in the audit log, and the chain is intact.
     add_user(gw, "aud@example.com", &["auditors"]);
     let (aud, _) = signed_in_with_totp(gw, "aud@example.com").await;
