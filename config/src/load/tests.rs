@@ -24,6 +24,40 @@ fn empty_file_gives_defaults() {
 }
 
 #[test]
+fn production_example_is_valid_with_its_secrets_from_the_environment() {
+    let text = include_str!("../../../deploy/sekisho.production.toml");
+    let env: HashMap<String, String> = [
+        ("SEKISHO_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("SEKISHO_ENCRYPTION_KEY", "fedcba9876543210fedcba9876543210"),
+        ("SEKISHO_SMTP_PASSWORD", "smtp-secret"),
+        (
+            "SEKISHO_DATABASE_URL",
+            "postgres://sekisho:pw@db.internal/sekisho",
+        ),
+        ("SEKISHO_SESSION_STORE", "redis://:pw@redis.internal:6379/0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let s = load_str(text, "production", &env).unwrap();
+    assert_eq!(s.database.kind, DatabaseKind::Postgres);
+    assert_eq!(
+        s.database.url.expose(),
+        "postgres://sekisho:pw@db.internal/sekisho"
+    );
+    assert!(
+        matches!(&s.session.store, SessionStoreKind::Redis { url } if url.expose().contains("redis.internal"))
+    );
+    assert!(s.secret_key.is_some() && s.encryption_key.is_some());
+    let admin = &s.policy.rules[1];
+    assert_eq!(admin.action, Action::TwoFactor);
+    assert_eq!(admin.max_mfa_age, Some(std::time::Duration::from_secs(900)));
+    assert!(!admin.trusted_device);
+    assert!(s.cookie.is_secure(&s.server.listen, false));
+    assert_eq!(s.trusted_proxies.len(), 1);
+}
+
+#[test]
 fn example_config_is_valid() {
     let text = include_str!("../../../deploy/sekisho.example.toml");
     let s = load_str(text, "example", &env()).unwrap();

@@ -356,3 +356,65 @@ fn promql_scanning() {
     );
     assert_eq!(labels.into_iter().collect::<Vec<_>>(), ["le", "x", "y"]);
 }
+
+/// The systemd unit reloads with SIGHUP after a check, runs `sekisho run`, hands
+/// secrets over only as `*_FILE` variables the configuration reads, and keeps its
+/// hardening; the operator guide covers what the issue asks for.
+#[test]
+fn systemd_unit_and_operator_guide() {
+    let unit = std::fs::read_to_string(repo_file("deploy/systemd/sekisho.service")).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        values("ExecReload"),
+        [
+            "/usr/local/bin/sekisho check-config --config /etc/sekisho/sekisho.toml",
+            "/bin/kill -HUP $MAINPID"
+        ]
+    );
+    assert!(values("ExecStart")[0].contains("sekisho run --config /etc/sekisho/sekisho.toml"));
+    for (key, want) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("DynamicUser", "yes"),
+        ("PrivateTmp", "yes"),
+        ("UMask", "0077"),
+    ] {
+        assert_eq!(values(key), [want], "{key}");
+    }
+    let known = [
+        "SEKISHO_SECRET_KEY_FILE",
+        "SEKISHO_ENCRYPTION_KEY_FILE",
+        "SEKISHO_DATABASE_URL_FILE",
+        "SEKISHO_SESSION_STORE_FILE",
+    ];
+    for env in values("Environment") {
+        let name = env.split('=').next().unwrap();
+        assert!(known.contains(&name), "the configuration reads {name}");
+    }
+    let config = std::fs::read_to_string(repo_file("config/src/load.rs")).unwrap()
+        + &std::fs::read_to_string(repo_file("config/src/model.rs")).unwrap();
+    for name in known {
+        let base = name.trim_end_matches("_FILE");
+        assert!(
+            config.contains(&format!("\"{base}\"")),
+            "{base} is read by the config"
+        );
+    }
+
+    let guide = std::fs::read_to_string(repo_file("docs/operations.md")).unwrap();
+    for topic in [
+        "## 1. Install",
+        "## 2. The first administrator",
+        "## 4. Backups",
+        "## 5. Key rotation",
+        "## 6. Upgrades",
+        "## 7. Scaling out",
+    ] {
+        assert!(guide.contains(topic), "the guide covers {topic}");
+    }
+}
