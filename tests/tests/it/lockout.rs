@@ -334,7 +334,7 @@ struct Instance {
     base: String,
 }
 
-fn instance(redis: &RedisServer, db: &PostgresDb, mail: &SmtpSink) -> Instance {
+fn instance(redis: &RedisServer, db: &PostgresDb, mail: &SmtpSink, up: &Upstream) -> Instance {
     let listen = free_port();
     let config = format!(
         r#"
@@ -359,7 +359,7 @@ iterations = 1
 
 [[sites]]
 host = "127.0.0.1"
-upstreams = ["127.0.0.1:9"]
+upstreams = ["127.0.0.1:{up}"]
 
 [[rules]]
 name = "members"
@@ -367,6 +367,7 @@ paths = ["/members"]
 action = "one_factor"
 {FROM_PROXY}
 "#,
+        up = up.port,
         redis = redis.url(),
         db = db.url,
         email = email_config(mail),
@@ -381,13 +382,16 @@ action = "one_factor"
     }
 }
 
+/// Two gateways on one Redis and one PostgreSQL: failed attempts count on both, a
+/// session made on one works on the other, a sign-out on one ends it on both.
 #[test]
-fn two_gateways_share_the_counters() {
+fn two_gateways_share_counters_sessions_and_sign_out() {
     let redis = RedisServer::start();
     let db = PostgresDb::create();
     let mail = SmtpSink::start();
-    let a = instance(&redis, &db, &mail);
-    let b = instance(&redis, &db, &mail);
+    let up = Upstream::start();
+    let a = instance(&redis, &db, &mail, &up);
+    let b = instance(&redis, &db, &mail, &up);
     let app = &a.handle.app;
     let hash = app
         .ui
@@ -419,5 +423,41 @@ fn two_gateways_share_the_counters() {
         }
         let resp = attempt(&c, &b.base, "kim@example.com", PASSWORD, VICTIM).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+        // The session made on B works on A (one Redis), and a sign-out on A is
+        // honoured by B at its very next request.
+        let members = |gw: &Instance| format!("{}/members", gw.base);
+        for gw in [&b, &a] {
+            let resp = c.get(members(gw)).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK, "signed in on {}", gw.base);
+        }
+        let token = form_csrf(
+            &c.get(format!("{}/_sekisho/logout", a.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        let out = c
+            .post(format!("{}/_sekisho/logout", a.base))
+            .header("origin", &a.base)
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), StatusCode::OK);
+        let resp = c
+            .get(members(&b))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::FOUND,
+            "B sends the browser to sign in"
+        );
     });
 }
