@@ -18,6 +18,7 @@ pub mod schema;
 mod secret;
 mod sign_in;
 mod support;
+mod tls;
 mod values;
 
 pub use error::ConfigError;

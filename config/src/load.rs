@@ -149,6 +149,19 @@ impl Validator<'_> {
             .collect::<R<Vec<_>>>()?;
         let rollout = self.rollout(f.rollout)?;
         let support = self.support(f.support)?;
+        let tls = self.tls(f.tls)?;
+        if let Some(t) = &tls {
+            let taken = std::iter::once(("server.listen", listen))
+                .chain(admin_listen.map(|a| ("server.admin_listen", a)));
+            for (name, addr) in taken {
+                if listeners_overlap(t.listen, addr) {
+                    return Err(self.err(
+                        "tls.listen",
+                        format!("`{}` overlaps {name} `{addr}`", t.listen),
+                    ));
+                }
+            }
+        }
         let lockout = self.lockout(f.lockout)?;
         let rate_limit = self.rate_limit(f.rate_limit)?;
         let sign_in = self.sign_in(f.sign_in)?;
@@ -179,6 +192,7 @@ impl Validator<'_> {
             enrollment,
             rollout,
             support,
+            tls,
             lockout,
             rate_limit,
             sign_in,

@@ -17,6 +17,7 @@ pub use crate::observability::{LogFormat, LogSettings};
 pub use crate::schema::CookieSecure;
 pub use crate::sign_in::SignInSettings;
 pub use crate::support::SupportSettings;
+pub use crate::tls::{CertFiles, SniCert, TlsSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -47,6 +48,8 @@ pub struct Settings {
     pub rollout: RolloutSettings,
     /// `[support]`: the help desk shown on the help and error pages.
     pub support: SupportSettings,
+    /// `[tls]`: the HTTPS listener, if any.
+    pub tls: Option<TlsSettings>,
     pub lockout: LockoutSettings,
     pub rate_limit: RateLimitSettings,
     /// `[sign_in]`: new-browser/new-network notices and the history kept.
@@ -220,6 +223,18 @@ pub struct RuleSettings {
 }
 
 impl Settings {
+    /// Whether cookies get `Secure` (and `__Host-`): always with a TLS listener unless
+    /// `cookie.secure = "never"`, else as [`CookieSettings::is_secure`] decides.
+    pub fn cookies_secure(&self) -> bool {
+        match self.cookie.secure {
+            CookieSecure::Never => false,
+            _ if self.tls.is_some() => true,
+            _ => self
+                .cookie
+                .is_secure(&self.server.listen, self.server.dev_mode),
+        }
+    }
+
     /// Where links in e-mails point when no browser request tells the host (reminders,
     /// the command line, background jobs): the first site with a concrete host. When
     /// that host is the listener's own loopback or unspecified address (the demo,
@@ -227,9 +242,7 @@ impl Settings {
     /// `None` when every site is a wildcard.
     pub fn public_base(&self) -> Option<String> {
         let site = self.sites.iter().find(|x| !x.host.starts_with("*."))?;
-        let secure = self
-            .cookie
-            .is_secure(&self.server.listen, self.server.dev_mode);
+        let secure = self.cookies_secure();
         let scheme = site
             .scheme
             .clone()

@@ -47,6 +47,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub support: crate::support::SupportSection,
     #[serde(default)]
+    pub tls: crate::tls::TlsSection,
+    #[serde(default)]
     pub lockout: crate::abuse::LockoutSection,
     #[serde(default)]
     pub rate_limit: crate::abuse::RateLimitSection,

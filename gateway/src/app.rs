@@ -123,6 +123,10 @@ impl fmt::Debug for App {
 impl App {
     /// Compiles the policy, opens the stores and builds the UI.
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>, AppError> {
+        if let Some(t) = &settings.tls {
+            // Unreadable or mismatched certificate files stop the start, with the file.
+            crate::tls::listener_settings(t)?;
+        }
         let io = Arc::new(IoRuntime::new()?);
         let telemetry = Arc::new(
             GatewayTelemetry::new().map_err(|e| AppError::Startup(format!("metrics: {e}")))?,

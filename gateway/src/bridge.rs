@@ -16,6 +16,7 @@ pub async fn serve(
     router: &axum::Router,
     ui: &UiContext,
     client: ClientInfo,
+    hsts: Option<&str>,
 ) -> pingora::Result<u16> {
     let cap = ui.config.max_body_bytes;
     let declared = session
@@ -25,12 +26,12 @@ pub async fn serve(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > cap as u64) {
-        return too_large(session, ui, &client).await;
+        return too_large(session, ui, &client, hsts).await;
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         if body.len() + chunk.len() > cap {
-            return too_large(session, ui, &client).await;
+            return too_large(session, ui, &client, hsts).await;
         }
         body.extend_from_slice(&chunk);
     }
@@ -48,7 +49,14 @@ pub async fn serve(
         .body(axum::body::Body::from(body.freeze()))
     {
         Ok(r) => r,
-        Err(_) => return write(session, error(ui, session, ErrorKind::BadRequest, &client)).await,
+        Err(_) => {
+            return write(
+                session,
+                error(ui, session, ErrorKind::BadRequest, &client),
+                hsts,
+            )
+            .await
+        }
     };
     let response = match router.clone().oneshot(request).await {
         Ok(r) => r,
@@ -64,7 +72,7 @@ pub async fn serve(
     };
     let mut out = http::Response::from_parts(parts, bytes);
     out.headers_mut().remove(http::header::TRANSFER_ENCODING);
-    write_bytes(session, out).await
+    write_bytes(session, out, hsts).await
 }
 
 fn error(
@@ -88,24 +96,32 @@ async fn too_large(
     session: &mut Session,
     ui: &UiContext,
     client: &ClientInfo,
+    hsts: Option<&str>,
 ) -> pingora::Result<u16> {
     // The rest of the body stays unread, so this connection cannot be reused.
     session.set_keepalive(None);
     write(
         session,
         error(ui, session, ErrorKind::PayloadTooLarge, client),
+        hsts,
     )
     .await
 }
 
-async fn write(session: &mut Session, resp: http::Response<Bytes>) -> pingora::Result<u16> {
-    write_bytes(session, resp).await
+async fn write(
+    session: &mut Session,
+    resp: http::Response<Bytes>,
+    hsts: Option<&str>,
+) -> pingora::Result<u16> {
+    write_bytes(session, resp, hsts).await
 }
 
-/// Writes a complete local response.
+/// Writes a complete local response (with `Strict-Transport-Security` when given: the
+/// caller passes it on HTTPS connections only).
 pub async fn write_bytes(
     session: &mut Session,
     resp: http::Response<Bytes>,
+    hsts: Option<&str>,
 ) -> pingora::Result<u16> {
     let (parts, body) = resp.into_parts();
     let status = parts.status.as_u16();
@@ -114,6 +130,9 @@ pub async fn write_bytes(
         header.append_header(name.clone(), value.clone())?;
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+    if let Some(h) = hsts {
+        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, h)?;
+    }
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(header), head_only)

@@ -38,6 +38,7 @@ pub mod rollout_jobs;
 pub mod server;
 pub mod store_metrics;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 
 pub use app::App;

@@ -210,6 +210,7 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
         ("email", differs(&old.email, &new.email)),
         ("sms", differs(&old.sms, &new.sms)),
         ("log", differs(&old.log, &new.log)),
+        ("tls", differs(&old.tls, &new.tls)),
         (
             "rate_limit.code_sends_per_ip_per_hour",
             old.rate_limit.code_sends_per_ip_per_hour != new.rate_limit.code_sends_per_ip_per_hour,
@@ -259,6 +260,7 @@ fn keep_restart_only(old: &Settings, mut new: Settings) -> Settings {
     new.email = old.email.clone();
     new.sms = old.sms.clone();
     new.log = old.log.clone();
+    new.tls = old.tls.clone();
     new.rate_limit.code_sends_per_ip_per_hour = old.rate_limit.code_sends_per_ip_per_hour;
     new
 }

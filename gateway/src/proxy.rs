@@ -42,6 +42,8 @@ pub struct RequestCtx {
     /// change it halfway.
     app: Arc<App>,
     route: Route,
+    /// The request came over the HTTPS listener.
+    tls: bool,
     site: Option<usize>,
     peer_ip: IpAddr,
     peer_trusted: bool,
@@ -58,6 +60,20 @@ pub struct RequestCtx {
 impl RequestCtx {
     fn request_id(&self) -> &str {
         self.request_id.as_str()
+    }
+
+    /// `Strict-Transport-Security` for this answer: on HTTPS connections, if set.
+    fn hsts(&self) -> Option<Arc<str>> {
+        if !self.tls {
+            return None;
+        }
+        self.app
+            .settings
+            .tls
+            .as_ref()?
+            .hsts
+            .as_deref()
+            .map(Arc::from)
     }
 }
 
@@ -91,6 +107,9 @@ impl SekishoProxy {
 
     /// The scheme the browser used: a trusted proxy's word, the site's setting, or ours.
     fn scheme(&self, session: &Session, ctx: &RequestCtx) -> &'static str {
+        if ctx.tls {
+            return "https";
+        }
         if ctx.peer_trusted {
             if let Some(p) = session.req_header().headers.get("x-forwarded-proto") {
                 if p.as_bytes().eq_ignore_ascii_case(b"https") {
@@ -106,6 +125,29 @@ impl SekishoProxy {
             Some(_) => "http",
             None => ctx.app.scheme,
         }
+    }
+
+    /// With `[tls] redirect_http`, a plain-HTTP request (not one a trusted proxy says
+    /// came over HTTPS) goes to the same URL on the HTTPS listener. Only for hosts a
+    /// site serves, so the redirect cannot be aimed elsewhere.
+    fn https_redirect(&self, session: &Session, ctx: &RequestCtx) -> Option<String> {
+        let tls = ctx.app.settings.tls.as_ref()?;
+        let head = session.req_header();
+        let forwarded_https = ctx.peer_trusted
+            && head
+                .headers
+                .get("x-forwarded-proto")
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+        if !tls.redirect_http || ctx.tls || forwarded_https {
+            return None;
+        }
+        let host = strip_port(host_of(head));
+        let port = match tls.listen.port() {
+            443 => String::new(),
+            p => format!(":{p}"),
+        };
+        let path = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        Some(format!("https://{host}{port}{path}"))
     }
 
     /// Writes one of the hosted error pages and ends the request.
@@ -145,7 +187,8 @@ impl SekishoProxy {
             // We answer without reading the body, so this connection cannot be reused.
             session.set_keepalive(None);
         }
-        ctx.local_status = Some(crate::bridge::write_bytes(session, resp).await?);
+        let hsts = ctx.hsts();
+        ctx.local_status = Some(crate::bridge::write_bytes(session, resp, hsts.as_deref()).await?);
         Ok(true)
     }
 
@@ -280,6 +323,7 @@ impl ProxyHttp for SekishoProxy {
         RequestCtx {
             app: self.live.current(),
             route: Route::UnknownSite,
+            tls: false,
             site: None,
             peer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             peer_trusted: false,
@@ -295,6 +339,7 @@ impl ProxyHttp for SekishoProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let app = Arc::clone(&ctx.app);
+        ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         if let Some(peer) = session.client_addr().and_then(|a| a.as_inet()) {
             ctx.peer_ip = canonical(peer.ip());
         }
@@ -325,6 +370,16 @@ impl ProxyHttp for SekishoProxy {
                 .await;
         };
         ctx.site = Some(site);
+        if let Some(to) = self.https_redirect(session, ctx) {
+            let resp = http::Response::builder()
+                .status(308)
+                .header(http::header::LOCATION, to)
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .body(Bytes::new());
+            if let Ok(r) = resp {
+                return self.finish_local(session, ctx, r).await;
+            }
+        }
 
         if Self::is_ui_path(&ctx.app, session.req_header().uri.path()) {
             ctx.route = Route::Ui;
@@ -333,8 +388,10 @@ impl ProxyHttp for SekishoProxy {
                 scheme: self.scheme(session, ctx),
                 request_id: ctx.request_id().to_string(),
             };
-            ctx.local_status =
-                Some(crate::bridge::serve(session, &app.router, &app.ui, client).await?);
+            ctx.local_status = Some(
+                crate::bridge::serve(session, &app.router, &app.ui, client, ctx.hsts().as_deref())
+                    .await?,
+            );
             return Ok(true);
         }
 
@@ -468,6 +525,9 @@ impl ProxyHttp for SekishoProxy {
             return Ok(());
         }
         ctx.upstream_status = Some(resp.status.as_u16());
+        if let Some(h) = ctx.hsts() {
+            resp.insert_header(http::header::STRICT_TRANSPORT_SECURITY, h.as_ref())?;
+        }
         if let (Some(sent), Some(site)) = (ctx.upstream_sent.take(), ctx.site) {
             ctx.app.site_series.upstream_answered(site, sent.elapsed());
         }

@@ -54,6 +54,13 @@ pub fn build_server(
         "sekisho proxy",
     );
     proxy.add_tcp(&app.settings.server.listen.to_string());
+    if let Some(t) = &app.settings.tls {
+        match crate::tls::listener_settings(t) {
+            Ok(settings) => proxy.add_tls_with_settings(&t.listen.to_string(), None, settings),
+            // Checked by `App::build` already; a file changed since is reported here.
+            Err(e) => tracing::error!(error = %e, "HTTPS listener not started"),
+        }
+    }
     server.add_service(proxy);
 
     if let Some(admin_addr) = app.settings.server.admin_listen {
@@ -145,7 +152,8 @@ impl GatewayHandle {
             stop,
             thread: Some(thread),
         };
-        for addr in std::iter::once(proxy_addr).chain(admin_addr) {
+        let https = handle.app.settings.tls.as_ref().map(|t| t.listen);
+        for addr in std::iter::once(proxy_addr).chain(admin_addr).chain(https) {
             if !wait_listening(addr) {
                 return Err(std::io::Error::other(format!(
                     "gateway did not start listening on {addr}"

@@ -120,7 +120,7 @@ pub struct UiConfig {
 
 impl UiConfig {
     pub fn from_settings(s: &Settings) -> Self {
-        let secure = s.cookie.is_secure(&s.server.listen, s.server.dev_mode);
+        let secure = s.cookies_secure();
         let host_only = |name: &str| {
             if secure && s.cookie.domain.is_none() {
                 format!("__Host-{name}")

@@ -244,3 +244,36 @@ fn cookie_security_follows_listener() {
     assert_eq!(c.wire_name(true), "__Host-sekisho_session");
     assert_eq!(c.wire_name(false), "sekisho_session");
 }
+
+#[test]
+fn tls_needs_readable_files_and_its_own_port() {
+    let e = err("[tls]\nlisten = \"127.0.0.1:8443\"\n");
+    assert_eq!(e.key, "tls.cert");
+    let e = err("[tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"/nonexistent.pem\"\nkey = \"/nonexistent.key\"\n");
+    assert_eq!(e.key, "tls.cert");
+    assert!(e.message.contains("/nonexistent.pem"), "{e}");
+    let e = err("[tls]\ncert = \"a.pem\"\n");
+    assert_eq!(e.key, "tls.listen");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x.pem");
+    std::fs::write(&f, "not checked here").unwrap();
+    let f = f.display();
+    let e = err(&format!(
+        "[server]\nlisten = \"0.0.0.0:8443\"\n[tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"{f}\"\nkey = \"{f}\"\n"
+    ));
+    assert_eq!(e.key, "tls.listen");
+    assert!(e.message.contains("overlaps server.listen"), "{e}");
+    let s = load_str(
+        &format!("[tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"{f}\"\nkey = \"{f}\"\nhsts = \"max-age=60\"\n"),
+        "t.toml",
+        &env(),
+    )
+    .unwrap();
+    let t = s.tls.as_ref().unwrap();
+    assert!(t.http2 && t.redirect_http);
+    assert_eq!(t.hsts.as_deref(), Some("max-age=60"));
+    assert!(
+        s.cookies_secure(),
+        "TLS makes cookies Secure even on a loopback listener"
+    );
+}

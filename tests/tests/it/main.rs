@@ -20,3 +20,4 @@ mod reload;
 mod rollout;
 mod rollout_jobs;
 mod sign_ins;
+mod tls;
