@@ -90,6 +90,8 @@ pub struct App {
     pub own_cookies: [String; 4],
     /// This configuration's per-site request series.
     pub site_series: SiteSeries,
+    /// `Strict-Transport-Security` for HTTPS answers, made once per configuration.
+    pub hsts: Option<http::HeaderValue>,
     pub mfa: Arc<MfaService>,
     pub notifier: Notifier,
     /// One-time codes, attempt counters and the rollout jobs' lease: memory, or Redis
@@ -260,7 +262,14 @@ impl App {
             ui.config.browser_cookie.clone(),
         ];
         let router = sekisho_login_ui::router(Arc::clone(&ui));
+        // Validated as a header value by the config (printable, `max-age=…`).
+        let hsts = settings
+            .tls
+            .as_ref()
+            .and_then(|t| t.hsts.as_deref())
+            .and_then(|h| http::HeaderValue::from_str(h).ok());
         Self {
+            hsts,
             trusted_proxies: settings.trusted_proxies.clone(),
             scheme: ui.config.scheme,
             settings,

@@ -16,7 +16,7 @@ pub async fn serve(
     router: &axum::Router,
     ui: &UiContext,
     client: ClientInfo,
-    hsts: Option<&str>,
+    hsts: Option<&http::HeaderValue>,
 ) -> pingora::Result<u16> {
     let cap = ui.config.max_body_bytes;
     let declared = session
@@ -96,7 +96,7 @@ async fn too_large(
     session: &mut Session,
     ui: &UiContext,
     client: &ClientInfo,
-    hsts: Option<&str>,
+    hsts: Option<&http::HeaderValue>,
 ) -> pingora::Result<u16> {
     // The rest of the body stays unread, so this connection cannot be reused.
     session.set_keepalive(None);
@@ -111,7 +111,7 @@ async fn too_large(
 async fn write(
     session: &mut Session,
     resp: http::Response<Bytes>,
-    hsts: Option<&str>,
+    hsts: Option<&http::HeaderValue>,
 ) -> pingora::Result<u16> {
     write_bytes(session, resp, hsts).await
 }
@@ -121,7 +121,7 @@ async fn write(
 pub async fn write_bytes(
     session: &mut Session,
     resp: http::Response<Bytes>,
-    hsts: Option<&str>,
+    hsts: Option<&http::HeaderValue>,
 ) -> pingora::Result<u16> {
     let (parts, body) = resp.into_parts();
     let status = parts.status.as_u16();
@@ -131,7 +131,7 @@ pub async fn write_bytes(
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
     if let Some(h) = hsts {
-        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, h)?;
+        header.insert_header(http::header::STRICT_TRANSPORT_SECURITY, h.clone())?;
     }
     let head_only = session.req_header().method == http::Method::HEAD;
     session

@@ -62,18 +62,10 @@ impl RequestCtx {
         self.request_id.as_str()
     }
 
-    /// `Strict-Transport-Security` for this answer: on HTTPS connections, if set.
-    fn hsts(&self) -> Option<Arc<str>> {
-        if !self.tls {
-            return None;
-        }
-        self.app
-            .settings
-            .tls
-            .as_ref()?
-            .hsts
-            .as_deref()
-            .map(Arc::from)
+    /// `Strict-Transport-Security` for this answer: on HTTPS connections, if set (a
+    /// reference-counted copy of the configuration's value, no allocation).
+    fn hsts(&self) -> Option<http::HeaderValue> {
+        self.tls.then(|| self.app.hsts.clone()).flatten()
     }
 }
 
@@ -188,7 +180,7 @@ impl SekishoProxy {
             session.set_keepalive(None);
         }
         let hsts = ctx.hsts();
-        ctx.local_status = Some(crate::bridge::write_bytes(session, resp, hsts.as_deref()).await?);
+        ctx.local_status = Some(crate::bridge::write_bytes(session, resp, hsts.as_ref()).await?);
         Ok(true)
     }
 
@@ -389,7 +381,7 @@ impl ProxyHttp for SekishoProxy {
                 request_id: ctx.request_id().to_string(),
             };
             ctx.local_status = Some(
-                crate::bridge::serve(session, &app.router, &app.ui, client, ctx.hsts().as_deref())
+                crate::bridge::serve(session, &app.router, &app.ui, client, ctx.hsts().as_ref())
                     .await?,
             );
             return Ok(true);
@@ -526,7 +518,7 @@ impl ProxyHttp for SekishoProxy {
         }
         ctx.upstream_status = Some(resp.status.as_u16());
         if let Some(h) = ctx.hsts() {
-            resp.insert_header(http::header::STRICT_TRANSPORT_SECURITY, h.as_ref())?;
+            resp.insert_header(http::header::STRICT_TRANSPORT_SECURITY, h)?;
         }
         if let (Some(sent), Some(site)) = (ctx.upstream_sent.take(), ctx.site) {
             ctx.app.site_series.upstream_answered(site, sent.elapsed());
