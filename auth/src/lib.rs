@@ -77,8 +77,8 @@ pub use resets::{
 };
 pub use rollout::{Adoption, AdoptionRow, NoticeState, RolloutRow, RolloutStore, UnenrolledUser};
 pub use session::{
-    AuthLevel, MemorySessionStore, RedisSessionStore, Session, SessionId, SessionKey,
-    SessionService, SessionStore, SessionTimeouts,
+    AuthLevel, MemorySessionStore, RedisSessionStore, RevocationListener, Session, SessionCache,
+    SessionCacheSettings, SessionId, SessionKey, SessionService, SessionStore, SessionTimeouts,
 };
 pub use sign_ins::{NewSignIn, Novelty, SignInHistory, SignInMethod, SignInRow};
 pub use suspensions::{Suspension, Suspensions};

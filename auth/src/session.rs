@@ -17,8 +17,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod cache;
 mod memory;
 pub(crate) mod redis_store;
+mod revocations;
+
+pub use cache::{SessionCache, SessionCacheSettings, Ticket};
+pub use revocations::{Revocation, RevocationListener};
 
 pub use memory::MemorySessionStore;
 pub use redis_store::RedisSessionStore;
@@ -260,6 +265,8 @@ pub struct SessionService {
     /// cost a store write per request.
     touch_every: i64,
     telemetry: Arc<dyn Telemetry>,
+    /// In front of a shared store: recently used sessions, revoked by pub/sub.
+    cache: Option<Arc<SessionCache>>,
 }
 
 impl fmt::Debug for SessionService {
@@ -284,6 +291,23 @@ impl SessionService {
             timeouts,
             touch_every,
             telemetry: crate::telemetry::silent(),
+            cache: None,
+        }
+    }
+
+    /// Answers lookups from `cache` when it can (see [`SessionCache`]).
+    pub fn with_cache(mut self, cache: Arc<SessionCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn cache(&self) -> Option<&Arc<SessionCache>> {
+        self.cache.as_ref()
+    }
+
+    fn evict(&self, key: &SessionKey) {
+        if let Some(c) = &self.cache {
+            c.evict(key);
         }
     }
 
@@ -374,35 +398,73 @@ impl SessionService {
         self.store
             .insert(&id.key(), &session, session.expires_at(&self.timeouts))
             .await?;
+        self.evict(old_key);
         self.store.remove(old_key, &old.user_id).await?;
         Ok((id, session))
     }
 
     /// Looks up a live session by key; idle or expired ones are removed and ignored.
     pub async fn resolve(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
-        let Some(session) = self.store.get(key).await? else {
-            return Ok(None);
-        };
         let now = self.clock.now();
+        if let Some(cache) = &self.cache {
+            if let Some(s) = cache.get(key) {
+                // Only a copy that needs no write may answer: touches, idle and
+                // expiry are decided on the store's copy.
+                if s.validity(now, &self.timeouts) == Validity::Valid
+                    && now - s.last_seen < self.touch_every
+                {
+                    return Ok(Some(s));
+                }
+            }
+        }
+        let ticket = self.cache.as_ref().map(|c| c.ticket(key));
+        let session = match self.store.get(key).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok(None),
+            Err(e) => return self.during_outage(key, now, e),
+        };
         match session.validity(now, &self.timeouts) {
             Validity::Valid => {}
             Validity::Idle | Validity::Expired => {
+                self.evict(key);
                 if self.store.remove(key, &session.user_id).await? {
                     self.telemetry.sessions_ended(SessionEnd::Expired, 1);
                 }
                 return Ok(None);
             }
         }
-        if now - session.last_seen >= self.touch_every {
+        let session = if now - session.last_seen >= self.touch_every {
             let mut touched = (*session).clone();
             touched.last_seen = now;
             let still_there = self
                 .store
                 .update(key, &touched, touched.expires_at(&self.timeouts))
                 .await?;
-            return Ok(still_there.then(|| Arc::new(touched)));
+            if !still_there {
+                return Ok(None);
+            }
+            Arc::new(touched)
+        } else {
+            session
+        };
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+            cache.put(key, Arc::clone(&session), ticket);
         }
         Ok(Some(session))
+    }
+
+    /// The store failed: a cached copy within the configured outage grace still
+    /// answers; otherwise the error stands (protected routes fail closed).
+    fn during_outage(
+        &self,
+        key: &SessionKey,
+        now: UnixTime,
+        error: StoreError,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        match self.cache.as_ref().and_then(|c| c.get_during_outage(key)) {
+            Some(s) if s.validity(now, &self.timeouts) == Validity::Valid => Ok(Some(s)),
+            _ => Err(error),
+        }
     }
 
     /// A live session by key, left as it is: no `last_seen` write, and an idle or
@@ -418,6 +480,7 @@ impl SessionService {
 
     /// Ends one session; returns whether it existed.
     pub async fn end(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        self.evict(key);
         match self.store.get(key).await? {
             Some(s) => {
                 let removed = self.store.remove(key, &s.user_id).await?;
@@ -435,6 +498,7 @@ impl SessionService {
     pub async fn revoke(&self, key: &SessionKey, owner: &str) -> Result<bool, StoreError> {
         match self.store.get(key).await? {
             Some(s) if s.user_id == owner => {
+                self.evict(key);
                 let removed = self.store.remove(key, owner).await?;
                 if removed {
                     self.telemetry.sessions_ended(SessionEnd::Revoked, 1);
@@ -447,6 +511,9 @@ impl SessionService {
 
     /// Ends every session of a user (password change, disable, admin action).
     pub async fn end_all(&self, user_id: &str) -> Result<usize, StoreError> {
+        if let Some(c) = &self.cache {
+            c.evict_user(user_id);
+        }
         let n = self.store.remove_user(user_id).await?;
         if n > 0 {
             self.telemetry.sessions_ended(SessionEnd::Revoked, n as u64);

@@ -8,6 +8,7 @@ use crate::values::FactorSet;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 /// Where environment overrides come from; tests pass a map instead of the process env.
 pub trait Env {
@@ -97,12 +98,22 @@ impl Validator<'_> {
         if f.server.threads == 0 || f.server.threads > 256 {
             return Err(self.err("server.threads", "must be between 1 and 256"));
         }
+        let upgrade_sock = std::path::PathBuf::from(&f.server.upgrade_sock);
+        if !upgrade_sock.is_absolute() || f.server.upgrade_sock.len() > 100 {
+            // A relative path would depend on the directory each process starts in, and
+            // sun_path holds at most 107 bytes.
+            return Err(self.err(
+                "server.upgrade_sock",
+                "must be an absolute path of at most 100 bytes",
+            ));
+        }
         let server = ServerSettings {
             listen,
             admin_listen,
             threads: f.server.threads,
             dev_mode: f.server.dev_mode,
             grace_period: f.server.grace_period.0,
+            upgrade_sock,
         };
         let ui = self.ui(f.ui)?;
         let session = self.session(f.session)?;
@@ -273,11 +284,26 @@ impl Validator<'_> {
         if s.key_prefix.len() > 64 || s.key_prefix.chars().any(|c| c.is_whitespace()) {
             return Err(self.err("session.key_prefix", "at most 64 characters, no spaces"));
         }
+        let c = s.cache;
+        if c.max_age.0 < Duration::from_secs(1) || c.max_age.0 > Duration::from_secs(300) {
+            return Err(self.err("session.cache.max_age", "must be between 1s and 5m"));
+        }
+        if c.outage_grace.0 > Duration::from_secs(3600) {
+            return Err(self.err("session.cache.outage_grace", "at most 1h"));
+        }
+        if c.capacity > 10_000_000 {
+            return Err(self.err("session.cache.capacity", "at most 10,000,000"));
+        }
         Ok(SessionSettings {
             store,
             key_prefix: s.key_prefix,
             idle_timeout: s.idle_timeout.0,
             lifetime: s.lifetime.0,
+            cache: SessionCacheConfig {
+                capacity: c.capacity,
+                max_age: c.max_age.0,
+                outage_grace: c.outage_grace.0,
+            },
         })
     }
 

@@ -67,6 +67,8 @@ pub struct ServerSettings {
     pub threads: usize,
     pub dev_mode: bool,
     pub grace_period: Duration,
+    /// Absolute path of the Unix socket used for the listening-socket handover.
+    pub upgrade_sock: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +93,20 @@ pub struct SessionSettings {
     pub key_prefix: String,
     pub idle_timeout: Duration,
     pub lifetime: Duration,
+    pub cache: SessionCacheConfig,
+}
+
+/// The local session cache in front of Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCacheConfig {
+    /// 0 turns the cache off.
+    pub capacity: usize,
+    /// How long a cached session answers without asking Redis (revocations evict
+    /// sooner, through pub/sub).
+    pub max_age: Duration,
+    /// How long a cached session still answers while Redis cannot be reached; zero
+    /// fails closed.
+    pub outage_grace: Duration,
 }
 
 #[derive(Debug, Clone)]

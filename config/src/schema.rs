@@ -75,6 +75,9 @@ pub struct ServerSection {
     pub dev_mode: bool,
     #[serde(default = "default_grace")]
     pub grace_period: HumanDuration,
+    /// Where an old process hands its listening sockets to a new one (`run --upgrade`).
+    #[serde(default = "default_upgrade_sock")]
+    pub upgrade_sock: String,
 }
 
 impl Default for ServerSection {
@@ -85,6 +88,7 @@ impl Default for ServerSection {
             threads: default_threads(),
             dev_mode: false,
             grace_period: default_grace(),
+            upgrade_sock: default_upgrade_sock(),
         }
     }
 }
@@ -97,6 +101,9 @@ fn default_admin_listen() -> String {
 }
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+fn default_upgrade_sock() -> String {
+    "/tmp/sekisho-upgrade.sock".into()
 }
 fn default_grace() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(5))
@@ -157,6 +164,8 @@ pub struct SessionSection {
     pub idle_timeout: HumanDuration,
     #[serde(default = "default_lifetime")]
     pub lifetime: HumanDuration,
+    #[serde(default)]
+    pub cache: SessionCacheSection,
 }
 
 impl Default for SessionSection {
@@ -167,8 +176,41 @@ impl Default for SessionSection {
             memory_capacity: default_capacity(),
             idle_timeout: default_idle(),
             lifetime: default_lifetime(),
+            cache: SessionCacheSection::default(),
         }
     }
+}
+
+/// `[session.cache]`: the in-process copy of recently used sessions (Redis store only).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCacheSection {
+    #[serde(default = "default_cache_capacity")]
+    pub capacity: usize,
+    #[serde(default = "default_cache_max_age")]
+    pub max_age: HumanDuration,
+    #[serde(default = "default_outage_grace")]
+    pub outage_grace: HumanDuration,
+}
+
+impl Default for SessionCacheSection {
+    fn default() -> Self {
+        Self {
+            capacity: default_cache_capacity(),
+            max_age: default_cache_max_age(),
+            outage_grace: default_outage_grace(),
+        }
+    }
+}
+
+fn default_cache_capacity() -> usize {
+    100_000
+}
+fn default_cache_max_age() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30))
+}
+fn default_outage_grace() -> HumanDuration {
+    HumanDuration(std::time::Duration::ZERO)
 }
 
 fn default_store() -> String {

@@ -73,6 +73,9 @@ impl ServeHttp for AdminApp {
                 body.push_str(&notification_series(&app.notifier.counts()));
                 body.push_str(&nudge_series(&app.ui.nudges));
                 body.push_str(&app.adoption.render());
+                if let Some(cache) = app.sessions.cache() {
+                    body.push_str(&crate::session_cache::render(cache));
+                }
                 body.push_str(&format!(
                     "# HELP sekisho_rollout_reminder_passes_total Reminder passes this instance ran\n\
                      # TYPE sekisho_rollout_reminder_passes_total counter\n\

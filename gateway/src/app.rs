@@ -166,14 +166,16 @@ impl App {
             .stores
             .counter_store(counters)
             .map_err(metrics_error)?;
-        let sessions = Arc::new(
-            SessionService::new(
-                store,
-                clock.clone(),
-                SessionTimeouts::from_settings(&settings.session),
-            )
-            .with_telemetry(telemetry.clone()),
-        );
+        let mut sessions = SessionService::new(
+            store,
+            clock.clone(),
+            SessionTimeouts::from_settings(&settings.session),
+        )
+        .with_telemetry(telemetry.clone());
+        if let Some(cache) = crate::session_cache::start(&settings.session, &clock, &io)? {
+            sessions = sessions.with_cache(cache);
+        }
+        let sessions = Arc::new(sessions);
         let accounts = io
             .block_on(AccountStore::connect(&settings.database))
             .ok_or_else(|| AppError::Startup("I/O runtime is gone".into()))?

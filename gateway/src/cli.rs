@@ -47,7 +47,14 @@ struct ConfigArg {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
-    Run(ConfigArg),
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Zero-downtime upgrade: take the listening sockets over from the running
+        /// process, which must then be sent SIGQUIT within five seconds.
+        #[arg(long)]
+        upgrade: bool,
+    },
     /// Start a demo site behind the gateway and print the URL and credentials.
     Demo {
         /// Proxy address (port 0 picks a free one).
@@ -230,12 +237,12 @@ type CliResult = Result<(), String>;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run(_)) {
+    if !matches!(cli.command, Command::Run { .. }) {
         // `run` sets logging up from its file's `[log]` once it has read it.
         crate::logging::init(&LogSettings::default(), cli.log_json);
     }
     let result = match cli.command {
-        Command::Run(c) => run(&c, cli.log_json),
+        Command::Run { config, upgrade } => run(&config, upgrade, cli.log_json),
         Command::Demo {
             listen,
             admin_listen,
@@ -306,12 +313,12 @@ fn load(c: &ConfigArg) -> Result<Settings, String> {
     load_file(&c.config, &ProcessEnv).map_err(|e| e.to_string())
 }
 
-fn run(c: &ConfigArg, log_json: bool) -> CliResult {
+fn run(c: &ConfigArg, upgrade: bool, log_json: bool) -> CliResult {
     let settings = load(c)?;
     crate::logging::init(&settings.log, log_json);
     let app = App::build(settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    tracing::info!(listen = %app.settings.server.listen, admin = ?app.settings.server.admin_listen, "sekisho starting");
-    crate::server::run_forever(app, Some(c.config.clone()), Vec::new())
+    tracing::info!(listen = %app.settings.server.listen, admin = ?app.settings.server.admin_listen, upgrade, "sekisho starting");
+    crate::server::run_forever(app, Some(c.config.clone()), upgrade, Vec::new())
 }
 
 fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool) -> CliResult {

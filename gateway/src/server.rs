@@ -7,7 +7,7 @@ use crate::live::{LiveApp, ReloadOnHangup};
 use crate::proxy::SekishoProxy;
 use async_trait::async_trait;
 use pingora::apps::http_app::HttpServer;
-use pingora::server::configuration::ServerConf;
+use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::listening::Service;
 use pingora::services::ServiceWithDependents;
@@ -20,6 +20,10 @@ use tokio::sync::watch;
 pub struct ServerOptions {
     pub threads: usize,
     pub grace_seconds: u64,
+    /// Take the listening sockets over from a running process (which is then sent
+    /// SIGQUIT) instead of binding them.
+    pub upgrade: bool,
+    pub upgrade_sock: String,
 }
 
 impl ServerOptions {
@@ -27,6 +31,8 @@ impl ServerOptions {
         Self {
             threads: app.settings.server.threads,
             grace_seconds: app.settings.server.grace_period.as_secs(),
+            upgrade: false,
+            upgrade_sock: app.settings.server.upgrade_sock.display().to_string(),
         }
     }
 }
@@ -41,11 +47,20 @@ pub fn build_server(
     let app = live.current();
     let conf = ServerConf {
         threads: opts.threads.max(1),
+        // In-flight requests get the grace period; whatever is still running after
+        // it has one more second before the runtimes are dropped.
         grace_period_seconds: Some(opts.grace_seconds),
-        graceful_shutdown_timeout_seconds: Some(opts.grace_seconds.max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: opts.upgrade_sock.clone(),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade: opts.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    // With `upgrade`, this waits (up to about five seconds) for the old process to
+    // hand over its sockets on SIGQUIT.
     server.bootstrap();
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
@@ -78,14 +93,19 @@ pub fn build_server(
     server
 }
 
-/// Runs until SIGTERM (graceful) or SIGINT, reloading `config` on SIGHUP; never
+/// Runs until SIGTERM (graceful) or SIGINT, reloading `config` on SIGHUP and handing
+/// its listening sockets to a process started with `upgrade` on SIGQUIT; never
 /// returns.
 pub fn run_forever(
     app: Arc<App>,
     config: Option<std::path::PathBuf>,
+    upgrade: bool,
     extra: Vec<Box<dyn ServiceWithDependents>>,
 ) -> ! {
-    let opts = ServerOptions::from_app(&app);
+    let opts = ServerOptions {
+        upgrade,
+        ..ServerOptions::from_app(&app)
+    };
     let live = LiveApp::new(app, config);
     let mut server = build_server(&live, &opts, extra);
     server.add_service(pingora::services::background::background_service(

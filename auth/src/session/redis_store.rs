@@ -5,8 +5,11 @@
 //! - `{prefix}user:{user_id}:sessions` → a set of the user's session hashes, for
 //!   "sign out everywhere"; it lives as long as the longest session can.
 //!
+//! Every removal is also published on `{prefix}revocations` (see `revocations.rs`).
+//!
 //! The connection is opened lazily inside whichever Tokio runtime first uses the store
 //! (Pingora runs its own runtimes) and reconnects by itself.
+use super::revocations::Revocation;
 use super::{Session, SessionKey, SessionStore};
 use crate::clock::{Clock, UnixTime};
 use crate::error::StoreError;
@@ -21,6 +24,8 @@ pub struct RedisSessionStore {
     client: redis::Client,
     conn: OnceCell<ConnectionManager>,
     prefix: String,
+    /// Where every removal is announced, for the other instances' caches.
+    channel: String,
     clock: Arc<dyn Clock>,
     /// TTL of the per-user index: the absolute session lifetime.
     index_ttl: u64,
@@ -39,9 +44,15 @@ impl RedisSessionStore {
             client,
             conn: OnceCell::new(),
             prefix: prefix.to_string(),
+            channel: super::revocations::channel(prefix),
             clock,
             index_ttl: lifetime.as_secs().max(1) + 60,
         })
+    }
+
+    /// A client for the revocation listener (pub/sub needs its own connection).
+    pub fn client(&self) -> redis::Client {
+        self.client.clone()
     }
 
     async fn conn(&self) -> Result<ConnectionManager, StoreError> {
@@ -166,6 +177,8 @@ impl SessionStore for RedisSessionStore {
             .del(self.session_key(key))
             .srem(self.user_key(user_id), key.to_hex())
             .ignore()
+            .publish(&self.channel, Revocation::Session(*key).encode())
+            .ignore()
             .query_async(&mut c)
             .await
             .map_err(unavailable)?;
@@ -182,6 +195,11 @@ impl SessionStore for RedisSessionStore {
             pipe.del(format!("{}session:{}", self.prefix, m));
         }
         pipe.del(&user_key).ignore();
+        pipe.publish(
+            &self.channel,
+            Revocation::User(user_id.to_string()).encode(),
+        )
+        .ignore();
         let deleted: Vec<i64> = pipe.query_async(&mut c).await.map_err(unavailable)?;
         Ok(deleted.iter().filter(|d| **d > 0).count())
     }

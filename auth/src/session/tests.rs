@@ -23,8 +23,33 @@ fn who(user_id: &str) -> SessionSubject<'_> {
     }
 }
 
+/// A cache that is listening, as when the revocation listener is connected.
+fn cache(clock: &Arc<ManualClock>) -> Arc<SessionCache> {
+    let c = Arc::new(SessionCache::new(
+        SessionCacheSettings {
+            capacity: 100,
+            max_age: 30,
+            outage_grace: 0,
+        },
+        clock.clone(),
+    ));
+    c.set_listening(true);
+    c
+}
+
 async fn suite(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) {
-    let svc = SessionService::new(store.clone(), clock.clone(), timeouts());
+    suite_with(store, clock, None).await;
+}
+
+async fn suite_with(
+    store: Arc<dyn SessionStore>,
+    clock: Arc<ManualClock>,
+    cache: Option<Arc<SessionCache>>,
+) {
+    let mut svc = SessionService::new(store.clone(), clock.clone(), timeouts());
+    if let Some(c) = cache {
+        svc = svc.with_cache(c);
+    }
     store.ping().await.unwrap();
 
     // Start and resolve.
@@ -163,6 +188,23 @@ async fn redis_store_passes_the_suite() {
             .unwrap(),
     );
     suite(store, clock).await;
+}
+
+/// The same suite through the local cache: every answer must be what the store alone
+/// gives (sign-out, revoke-all, idle and expiry included).
+#[tokio::test]
+async fn cached_memory_and_redis_stores_pass_the_suite() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(MemorySessionStore::new(1000, clock.clone()));
+    suite_with(store, clock.clone(), Some(cache(&clock))).await;
+
+    let redis = RedisServer::start();
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(
+        RedisSessionStore::new(&redis.url(), "t:", Duration::from_secs(3600), clock.clone())
+            .unwrap(),
+    );
+    suite_with(store, clock.clone(), Some(cache(&clock))).await;
 }
 
 #[tokio::test]

@@ -21,6 +21,18 @@ fn empty_file_gives_defaults() {
     assert_eq!(s.database.kind, DatabaseKind::Sqlite);
     assert_eq!(s.password.memory_kib, 19456);
     assert_eq!(s.policy.default, Action::Deny);
+    assert_eq!(
+        s.session.cache,
+        SessionCacheConfig {
+            capacity: 100_000,
+            max_age: std::time::Duration::from_secs(30),
+            outage_grace: std::time::Duration::ZERO,
+        }
+    );
+    assert_eq!(
+        s.server.upgrade_sock,
+        std::path::Path::new("/tmp/sekisho-upgrade.sock")
+    );
 }
 
 #[test]
@@ -110,6 +122,22 @@ fn semantic_errors_name_the_key() {
         ));
         assert_eq!(e.key, "server.admin_listen", "{admin}");
         assert!(e.message.contains("overlaps"), "{e}");
+    }
+    for sock in ["relative.sock", &format!("/{}", "s".repeat(120))] {
+        let e = err(&format!("[server]\nupgrade_sock = \"{sock}\"\n"));
+        assert_eq!(e.key, "server.upgrade_sock", "{sock}");
+    }
+    for (toml, key) in [
+        ("max_age = \"0s\"", "session.cache.max_age"),
+        ("max_age = \"10m\"", "session.cache.max_age"),
+        ("outage_grace = \"2h\"", "session.cache.outage_grace"),
+        ("capacity = 20000000", "session.cache.capacity"),
+    ] {
+        assert_eq!(
+            err(&format!("[session.cache]\n{toml}\n")).key,
+            key,
+            "{toml}"
+        );
     }
     assert_eq!(err("[ui]\nprefix = \"/x\"\n").key, "ui.prefix");
     assert_eq!(

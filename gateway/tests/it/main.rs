@@ -4,3 +4,4 @@
 mod cli;
 mod logs;
 mod reload;
+mod upgrade;

@@ -20,7 +20,7 @@ fn status(addr: &str, path: &str) -> Option<u16> {
 }
 
 /// Waits until `path` answers `want` (reloads apply at once; signals take a moment).
-fn eventually(addr: &str, path: &str, want: u16) {
+pub(crate) fn eventually(addr: &str, path: &str, want: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let got = status(addr, path);

@@ -427,10 +427,19 @@ fn two_gateways_share_counters_sessions_and_sign_out() {
         // The session made on B works on A (one Redis), and a sign-out on A is
         // honoured by B at its very next request.
         let members = |gw: &Instance| format!("{}/members", gw.base);
-        for gw in [&b, &a] {
+        for gw in [&b, &a, &b] {
             let resp = c.get(members(gw)).send().await.unwrap();
             assert_eq!(resp.status(), StatusCode::OK, "signed in on {}", gw.base);
         }
+        // B answered the second time from its local cache, which the sign-out on A
+        // must reach through Redis pub/sub.
+        let cache = b
+            .handle
+            .app
+            .sessions
+            .cache()
+            .expect("a cache in front of Redis");
+        assert!(cache.counts().0 >= 1, "{:?}", cache.counts());
         let token = form_csrf(
             &c.get(format!("{}/_sekisho/logout", a.base))
                 .send()

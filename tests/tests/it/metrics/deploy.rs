@@ -386,6 +386,18 @@ fn systemd_unit_and_operator_guide() {
     ] {
         assert_eq!(values(key), [want], "{key}");
     }
+    // The production config's upgrade socket lives in the unit's runtime directory
+    // (PrivateTmp would hide a /tmp one from the process taking over).
+    let production = std::fs::read_to_string(repo_file("deploy/sekisho.production.toml")).unwrap();
+    let runtime_dir = values("RuntimeDirectory");
+    assert_eq!(runtime_dir.len(), 1);
+    assert!(
+        production.contains(&format!(
+            "upgrade_sock = \"/run/{}/upgrade.sock\"",
+            runtime_dir[0]
+        )),
+        "upgrade_sock under RuntimeDirectory"
+    );
     let known = [
         "SEKISHO_SECRET_KEY_FILE",
         "SEKISHO_ENCRYPTION_KEY_FILE",
