@@ -75,17 +75,20 @@ pub enum Route {
     TwoFactor,
     Deny,
     UnknownSite,
+    /// Plain HTTP sent to the HTTPS listener (`[tls] redirect_http`).
+    HttpsRedirect,
 }
 
 impl Route {
     /// In discriminant order, so `route as usize` indexes it.
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 7] = [
         Route::Ui,
         Route::Bypass,
         Route::OneFactor,
         Route::TwoFactor,
         Route::Deny,
         Route::UnknownSite,
+        Route::HttpsRedirect,
     ];
 
     pub fn label(self) -> &'static str {
@@ -96,6 +99,7 @@ impl Route {
             Route::TwoFactor => "two_factor",
             Route::Deny => "deny",
             Route::UnknownSite => "unknown_site",
+            Route::HttpsRedirect => "https_redirect",
         }
     }
 }

@@ -363,6 +363,7 @@ impl ProxyHttp for SekishoProxy {
         };
         ctx.site = Some(site);
         if let Some(to) = self.https_redirect(session, ctx) {
+            ctx.route = Route::HttpsRedirect;
             let resp = http::Response::builder()
                 .status(308)
                 .header(http::header::LOCATION, to)

@@ -172,5 +172,15 @@ fn https_with_http2_sni_hsts_and_redirect() {
             format!("https://127.0.0.1:{tls_port}/members?tab=1").as_str()
         );
         assert!(!resp.headers().contains_key("strict-transport-security"));
+        let metrics = crate::metrics::scrape(&gw).await;
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("sekisho_requests_total{")
+                    && l.contains("action=\"https_redirect\"")
+                    && l.contains("status_class=\"3xx\"")
+                    && l.ends_with(" 1")),
+            "one redirect counted as such"
+        );
     });
 }
