@@ -2,7 +2,8 @@
 # Installs what building and testing Sekisho needs, when it is missing, on Debian/Ubuntu:
 # cmake and a C toolchain (Pingora), pkg-config and OpenSSL headers, redis-server, and
 # PostgreSQL (started, with trust auth on 127.0.0.1:5432 for the throw-away test databases),
-# oathtool (an independent TOTP implementation the MFA tests check against), and Chromium
+# oathtool (an independent TOTP implementation the MFA tests check against), HAProxy (the
+# deploy/haproxy example runs in front of a real gateway), and Chromium
 # with ChromeDriver and CJK fonts for the browser journeys.
 set -euo pipefail
 
@@ -22,6 +23,7 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v pg_ct
 fi
 
 command -v oathtool >/dev/null || need+=(oathtool)
+command -v haproxy >/dev/null || command -v /usr/sbin/haproxy >/dev/null || need+=(haproxy)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)

@@ -468,3 +468,4 @@ fn store_errors_are_counted() {
 }
 
 mod deploy;
+mod haproxy;
