@@ -36,6 +36,7 @@ pub mod report;
 pub mod request_id;
 pub mod rollout_jobs;
 pub mod server;
+pub mod store_health;
 pub mod store_metrics;
 pub mod telemetry;
 pub mod tls;
