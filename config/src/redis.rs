@@ -23,7 +23,7 @@ pub enum RedisMode {
     Sentinel,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSection {
     #[serde(default)]
@@ -57,6 +57,23 @@ pub struct RedisSection {
     /// "temporarily unavailable" answer.
     #[serde(default = "default_timeout")]
     pub command_timeout: HumanDuration,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            mode: RedisMode::default(),
+            nodes: Vec::new(),
+            sentinel_master: None,
+            db: None,
+            username: None,
+            password_file: None,
+            tls: false,
+            ca_file: None,
+            connect_timeout: default_timeout(),
+            command_timeout: default_timeout(),
+        }
+    }
 }
 
 fn default_timeout() -> HumanDuration {

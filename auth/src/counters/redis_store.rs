@@ -82,7 +82,8 @@ impl CounterStore for RedisCounterStore {
 
     async fn incr(&self, key: &str, ttl_secs: u64) -> Result<u64, StoreError> {
         let key = self.key(key);
-        let invocation = self.incr_script.key(key).arg(ttl_secs.max(1));
+        let mut invocation = self.incr_script.key(key);
+        invocation.arg(ttl_secs.max(1));
         let n: i64 = self
             .conn
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })

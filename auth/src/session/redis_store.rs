@@ -98,7 +98,8 @@ impl SessionStore for RedisSessionStore {
     ) -> Result<(), StoreError> {
         let hex = key.to_hex();
         let user_key = self.user_key(&session.user_id);
-        let index = self.index_add.key(&user_key).arg(&hex).arg(self.index_ttl);
+        let mut index = self.index_add.key(&user_key);
+        index.arg(&hex).arg(self.index_ttl);
         self.conn
             .run(|mut c| async move { index.invoke_async::<i64>(&mut c).await })
             .await?;

@@ -122,7 +122,7 @@ fn mistakes_name_the_key() {
         (
             "[session]\nstore = \"redis://a:1/0\"\n[session.redis]\nmode = \"cluster\"",
             "session.store",
-            "store = \\\"redis\\\"",
+            "set store = \"redis\"",
         ),
         (
             "[session]\nstore = \"redis\"\n[session.redis]\nnodes = [\"a:1\"]\nusername = \"u\"",
