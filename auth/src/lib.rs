@@ -71,8 +71,8 @@ pub use mfa_service::{
     TotpEnrollment, TotpOutcome,
 };
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
-pub use redis_conn::RedisConn;
 pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken, Weakness};
+pub use redis_conn::RedisConn;
 pub use reenrol::{IssuedLink, LinkInProgress, LinkStatus, LinkToken, ReenrolLinks, ValidLink};
 pub use reports::{AdoptionPoint, FactorOutcome, Reports, ResetFigures};
 pub use resets::{

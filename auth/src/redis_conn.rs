@@ -20,7 +20,9 @@
 //! configured CA; ACL users authenticate with `AUTH user password` on every new
 //! connection. Errors keep only the kind and code: Redis errors may echo URLs.
 use crate::error::StoreError;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, RedisResult, TlsCertificates, Value};
@@ -103,11 +105,7 @@ fn invalid(what: &str, e: redis::RedisError) -> StoreError {
 
 /// A Redis error as a store error, without the details that may quote the URL.
 pub(crate) fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(format!(
-        "redis: {:?} {}",
-        e.kind(),
-        e.code().unwrap_or("")
-    ))
+    StoreError::Unavailable(format!("redis: {:?} {}", e.kind(), e.code().unwrap_or("")))
 }
 
 impl RedisConn {
@@ -237,16 +235,16 @@ impl RedisConn {
         F: FnOnce(Live) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let (generation, conn) = match tokio::time::timeout(self.connect_timeout, self.connection()).await
-        {
-            Ok(c) => c?,
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "redis: no connection within {} ms",
-                    self.connect_timeout.as_millis()
-                )))
-            }
-        };
+        let (generation, conn) =
+            match tokio::time::timeout(self.connect_timeout, self.connection()).await {
+                Ok(c) => c?,
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "redis: no connection within {} ms",
+                        self.connect_timeout.as_millis()
+                    )))
+                }
+            };
         match tokio::time::timeout(self.command_timeout, op(conn)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {

@@ -86,10 +86,17 @@ pub enum RedisTopology {
     /// `store = "redis://…"`: one server at that URL, which may carry a user, a
     /// password, a database and TLS (`rediss://`).
     Url(SecretString),
-    Standalone { node: String },
+    Standalone {
+        node: String,
+    },
     /// Seed nodes; the client learns the others and the slot map from them.
-    Cluster { nodes: Vec<String> },
-    Sentinel { master: String, sentinels: Vec<String> },
+    Cluster {
+        nodes: Vec<String>,
+    },
+    Sentinel {
+        master: String,
+        sentinels: Vec<String>,
+    },
 }
 
 /// A validated Redis connection description. `Debug` never shows the password.
@@ -214,10 +221,7 @@ impl Validator<'_> {
             }
         };
         if r.sentinel_master.is_some() && r.mode != RedisMode::Sentinel {
-            return Err(self.err(
-                key("sentinel_master"),
-                "only used with mode = \"sentinel\"",
-            ));
+            return Err(self.err(key("sentinel_master"), "only used with mode = \"sentinel\""));
         }
         let db = r.db.unwrap_or(0);
         if !(0..=1_000_000).contains(&db) {
@@ -258,7 +262,8 @@ impl Validator<'_> {
             }
             None => None,
         };
-        let url_tls = matches!(&topology, RedisTopology::Url(u) if u.expose().starts_with("rediss://"));
+        let url_tls =
+            matches!(&topology, RedisTopology::Url(u) if u.expose().starts_with("rediss://"));
         if ca_file.is_some() && !(r.tls || url_tls) {
             return Err(self.err(
                 key("ca_file"),
@@ -294,9 +299,7 @@ fn is_host_port(s: &str) -> bool {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    !host.is_empty()
-        && !host.contains(['/', ' ', '@'])
-        && port.parse::<u16>().is_ok_and(|p| p != 0)
+    !host.is_empty() && !host.contains(['/', ' ', '@']) && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
     AccountStore, AuthError, Email, Lockout, LockoutPolicy, MemoryCounterStore, MfaService,
-    NewUser, PasswordHash, PasswordHasher, PasswordInput, RedisConn, RedisCounterStore, RedisSessionStore,
-    SystemClock,
+    NewUser, PasswordHash, PasswordHasher, PasswordInput, RedisConn, RedisCounterStore,
+    RedisSessionStore, SystemClock,
 };
 use sekisho_config::{
     load_file, redact_url, Deadline, LogSettings, ProcessEnv, SecretBytes, SessionStoreKind,

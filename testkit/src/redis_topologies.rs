@@ -172,11 +172,9 @@ impl RedisSentinel {
         }
         wait_answering(master_port);
         wait_answering(replica_port);
-        wait_for(
-            "the replica did not sync",
-            Duration::from_secs(10),
-            || cli(replica_port, &["INFO", "replication"]).contains("master_link_status:up"),
-        );
+        wait_for("the replica did not sync", Duration::from_secs(10), || {
+            cli(replica_port, &["INFO", "replication"]).contains("master_link_status:up")
+        });
         processes.push(spawn_sentinel(dir.path(), sentinel_port, master_port));
         wait_answering(sentinel_port);
         wait_for(
@@ -217,14 +215,20 @@ impl RedisSentinel {
     /// it and it accepts writes; returns the new master's port.
     pub fn failover(&self) -> u16 {
         let old = self.current_master();
-        wait_for("SENTINEL FAILOVER was refused", Duration::from_secs(20), || {
-            cli(self.sentinel_port, &["SENTINEL", "FAILOVER", Self::MASTER]).starts_with("OK")
-        });
+        wait_for(
+            "SENTINEL FAILOVER was refused",
+            Duration::from_secs(20),
+            || cli(self.sentinel_port, &["SENTINEL", "FAILOVER", Self::MASTER]).starts_with("OK"),
+        );
         let mut new = 0;
-        wait_for("the failover did not finish", Duration::from_secs(30), || {
-            new = self.current_master();
-            new != old && new != 0 && cli(new, &["ROLE"]).starts_with("master")
-        });
+        wait_for(
+            "the failover did not finish",
+            Duration::from_secs(30),
+            || {
+                new = self.current_master();
+                new != old && new != 0 && cli(new, &["ROLE"]).starts_with("master")
+            },
+        );
         new
     }
 }

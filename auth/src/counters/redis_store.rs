@@ -66,9 +66,7 @@ impl CounterStore for RedisCounterStore {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let key = self.key(key);
-        self.conn
-            .run(|mut c| async move { c.get(key).await })
-            .await
+        self.conn.run(|mut c| async move { c.get(key).await }).await
     }
 
     async fn take(&self, key: &str) -> Result<bool, StoreError> {

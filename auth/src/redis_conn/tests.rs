@@ -45,7 +45,10 @@ async fn tls_with_a_private_ca() {
     s.ca_file = Some(pki.ca.clone());
     let store = counters(&s);
     store.put("k", b"over tls", 60).await.unwrap();
-    assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"over tls"[..]));
+    assert_eq!(
+        store.get("k").await.unwrap().as_deref(),
+        Some(&b"over tls"[..])
+    );
 
     // The same server is not trusted without the CA.
     s.ca_file = None;
@@ -74,7 +77,11 @@ async fn a_silent_server_costs_at_most_the_command_timeout() {
         let start = Instant::now();
         let err = store.get("k").await.unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
-        assert!(start.elapsed() < Duration::from_millis(1500), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }
 
@@ -86,7 +93,11 @@ async fn a_restarted_server_is_used_again_without_a_new_client() {
     redis.kill();
     let start = Instant::now();
     assert!(store.get("kept").await.is_err());
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(10);
     let value = loop {
@@ -98,7 +109,11 @@ async fn a_restarted_server_is_used_again_without_a_new_client() {
             Err(e) => panic!("never reconnected: {e}"),
         }
     };
-    assert_eq!(value.as_deref(), Some(&b"v"[..]), "the append-only file kept it");
+    assert_eq!(
+        value.as_deref(),
+        Some(&b"v"[..]),
+        "the append-only file kept it"
+    );
 }
 
 #[test]

@@ -176,7 +176,11 @@ async fn memory_store_passes_the_suite() {
 async fn redis_store_passes_the_suite() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = redis_store(RedisConn::from_url(&redis.url()).unwrap(), "t:", clock.clone());
+    let store = redis_store(
+        RedisConn::from_url(&redis.url()).unwrap(),
+        "t:",
+        clock.clone(),
+    );
     suite(store, clock).await;
 }
 
@@ -200,7 +204,11 @@ async fn redis_cluster_store_passes_the_suite() {
     }
     assert_eq!(store.list_user("many").await.unwrap().len(), 12);
     let spread = cluster.key_counts().iter().filter(|n| **n > 0).count();
-    assert!(spread >= 2, "keys on {spread} node(s): {:?}", cluster.key_counts());
+    assert!(
+        spread >= 2,
+        "keys on {spread} node(s): {:?}",
+        cluster.key_counts()
+    );
     assert_eq!(svc.end_all("many").await.unwrap(), 12);
     assert!(store.list_user("many").await.unwrap().is_empty());
 }
@@ -254,7 +262,11 @@ async fn redis_sentinel_store_passes_the_suite_and_follows_a_failover() {
 async fn redis_keys_are_prefixed_hashed_and_expire() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = redis_store(RedisConn::from_url(&redis.url()).unwrap(), "pfx:", clock.clone());
+    let store = redis_store(
+        RedisConn::from_url(&redis.url()).unwrap(),
+        "pfx:",
+        clock.clone(),
+    );
     let svc = SessionService::new(store, clock, timeouts());
     let (id, _) = svc
         .start(who("u1"), AuthLevel::Password, None, None)
