@@ -147,6 +147,10 @@ impl App {
                         RedisConn::new(redis)
                             .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
                     );
+                    telemetry
+                        .stores
+                        .health
+                        .set_target(conn.describe().to_string());
                     let prefix = &settings.session.key_prefix;
                     (
                         Arc::new(RedisSessionStore::new(

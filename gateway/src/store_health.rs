@@ -6,6 +6,8 @@
 //! so a busy gateway does not log once per request. The first call that succeeds
 //! again ends the outage with one log line that says how long it lasted. Reconnecting
 //! is the store client's job (see `sekisho_auth::redis_conn`); nothing here retries.
+//! Request handlers therefore log store failures at debug level only; each failed
+//! request still has its `error page` line with the request id.
 //!
 //! A call that succeeds costs one relaxed atomic load.
 use crate::metrics::SeriesResult;
@@ -16,6 +18,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 pub struct StoreHealth {
+    /// Where the store is (no secrets), for the log lines.
+    target: std::sync::OnceLock<String>,
     down: AtomicBool,
     since: Mutex<Option<Instant>>,
     available: IntGauge,
@@ -36,11 +40,21 @@ impl StoreHealth {
         registry.register(Box::new(outages.clone()))?;
         available.set(1);
         Ok(Self {
+            target: std::sync::OnceLock::new(),
             down: AtomicBool::new(false),
             since: Mutex::new(None),
             available,
             outages,
         })
+    }
+
+    /// Names the store in the outage log lines, e.g. `redis 10.0.0.5:6379`.
+    pub fn set_target(&self, target: String) {
+        let _ = self.target.set(target);
+    }
+
+    fn target(&self) -> &str {
+        self.target.get().map_or("memory", String::as_str)
     }
 
     /// Notes the outcome of one store call.
@@ -51,8 +65,11 @@ impl StoreHealth {
                     self.recovered();
                 }
             }
-            // A corrupt record is a data problem, not an unreachable store.
-            Err(StoreError::Corrupt(_)) => {}
+            // A corrupt record is a data problem, not an unreachable store; rare
+            // enough to log each one.
+            Err(StoreError::Corrupt(why)) => {
+                tracing::error!(error = why.as_str(), "corrupt record in the session store");
+            }
             Err(StoreError::Unavailable(why)) => {
                 if !self.down.load(Ordering::Relaxed) {
                     self.failed(why);
@@ -76,6 +93,7 @@ impl StoreHealth {
         self.outages.inc();
         tracing::warn!(
             error = why,
+            store = self.target(),
             "session store unreachable: protected routes answer 503 until it is back"
         );
     }
@@ -89,6 +107,7 @@ impl StoreHealth {
         let seconds = since.take().map_or(0.0, |t| t.elapsed().as_secs_f64());
         tracing::info!(
             outage_seconds = format!("{seconds:.1}"),
+            store = self.target(),
             "session store reachable again"
         );
     }

@@ -292,6 +292,11 @@ action = "one_factor"
         }
     }
 
+    /// The single Redis server's port, if the gateway has one.
+    pub fn redis_port(&self) -> Option<u16> {
+        self._redis.as_ref().map(|r| r.port)
+    }
+
     /// Stops the Redis server (to test outages).
     pub fn stop_redis(&self) {
         if let Some(r) = &self._redis {
