@@ -17,6 +17,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v perl >/dev/null || need+=(perl)
 command -v redis-server >/dev/null || need+=(redis-server)
+# redis-cli builds the test Cluster and drives the test Sentinel.
+command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v psql >/dev/null || need+=(postgresql-client)
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then
   need+=(postgresql)

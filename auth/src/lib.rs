@@ -13,6 +13,8 @@
 //!   sign-in storm never runs on (or stalls) the proxy's async workers.
 //! - [`session`]: session ids, records, validity rules, and the [`SessionStore`] trait
 //!   with its in-memory and Redis backends.
+//! - [`redis_conn`]: the Redis connection both Redis stores share: standalone,
+//!   Sentinel (follows failovers) or Cluster, with TLS, ACL users and time limits.
 //! - [`reports`]: the admin console's figures (adoption over time, factor outcomes,
 //!   failure reasons, lockouts, reset requests) over a time range.
 //! - [`sign_ins`]: the bounded per-user history of completed sign-ins, and whether a
@@ -35,6 +37,7 @@ pub mod mfa;
 pub mod mfa_service;
 pub mod password;
 pub mod recovery;
+pub mod redis_conn;
 pub mod reenrol;
 pub mod reports;
 pub mod resets;
@@ -69,6 +72,7 @@ pub use mfa_service::{
 };
 pub use password::{PasswordHash, PasswordHasher, PasswordInput};
 pub use recovery::{check_strength, LinkIssue, ResetGrant, ResetLinks, ResetToken, Weakness};
+pub use redis_conn::RedisConn;
 pub use reenrol::{IssuedLink, LinkInProgress, LinkStatus, LinkToken, ReenrolLinks, ValidLink};
 pub use reports::{AdoptionPoint, FactorOutcome, Reports, ResetFigures};
 pub use resets::{

@@ -256,20 +256,26 @@ impl Validator<'_> {
             if s.memory_capacity == 0 {
                 return Err(self.err("session.memory_capacity", "must be at least 1"));
             }
+            if s.redis.is_some() {
+                return Err(self.err(
+                    "session.redis",
+                    "session.store is \"memory\": set store = \"redis\" (or a redis:// URL) to use [session.redis]",
+                ));
+            }
             SessionStoreKind::Memory {
                 capacity: s.memory_capacity,
             }
+        } else if store_value == "redis" {
+            SessionStoreKind::Redis(self.redis(None, s.redis)?)
         } else if ["redis://", "rediss://", "redis+unix://", "unix://"]
             .iter()
             .any(|p| store_value.starts_with(p))
         {
-            SessionStoreKind::Redis {
-                url: SecretString::new(store_value),
-            }
+            SessionStoreKind::Redis(self.redis(Some(store_value), s.redis)?)
         } else {
             return Err(self.err(
                 "session.store",
-                "must be \"memory\" or a redis:// / rediss:// URL",
+                "must be \"memory\", \"redis\" (with [session.redis]) or a redis:// / rediss:// URL",
             ));
         };
         if s.idle_timeout.0.is_zero() || s.lifetime.0.is_zero() {
@@ -283,6 +289,10 @@ impl Validator<'_> {
         }
         if s.key_prefix.len() > 64 || s.key_prefix.chars().any(|c| c.is_whitespace()) {
             return Err(self.err("session.key_prefix", "at most 64 characters, no spaces"));
+        }
+        if s.key_prefix.contains(['{', '}']) {
+            // Braces would make Redis Cluster place keys by a part of the prefix.
+            return Err(self.err("session.key_prefix", "must not contain { or }"));
         }
         let c = s.cache;
         if c.max_age.0 < Duration::from_secs(1) || c.max_age.0 > Duration::from_secs(300) {

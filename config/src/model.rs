@@ -1,5 +1,6 @@
 //! The validated settings. Everything here has been checked: addresses parse, durations
 //! are consistent, names are legal. Other crates take these types, never the schema.
+use crate::redis::RedisSettings;
 use crate::secret::{SecretBytes, SecretString};
 use crate::values::{Action, FactorSet, HttpMethod, Lang};
 use ipnet::IpNet;
@@ -84,7 +85,7 @@ pub struct UiSettings {
 #[derive(Debug, Clone)]
 pub enum SessionStoreKind {
     Memory { capacity: usize },
-    Redis { url: SecretString },
+    Redis(RedisSettings),
 }
 
 #[derive(Debug, Clone)]

@@ -153,9 +153,12 @@ fn default_title() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSection {
-    /// `memory` or a `redis://` / `rediss://` URL.
+    /// `memory`, a `redis://` / `rediss://` URL, or `redis` (servers in `[session.redis]`).
     #[serde(default = "default_store")]
     pub store: String,
+    /// Topology, credentials, TLS and time limits of the Redis store.
+    #[serde(default)]
+    pub redis: Option<crate::redis::RedisSection>,
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
     #[serde(default = "default_capacity")]
@@ -172,6 +175,7 @@ impl Default for SessionSection {
     fn default() -> Self {
         Self {
             store: default_store(),
+            redis: None,
             key_prefix: default_key_prefix(),
             memory_capacity: default_capacity(),
             idle_timeout: default_idle(),

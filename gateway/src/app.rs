@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
     AccountStore, Clock, CounterStore, MemoryCounterStore, MemorySessionStore, MfaService,
-    PasswordHasher, RedisCounterStore, RedisSessionStore, SessionService, SessionStore,
+    PasswordHasher, RedisConn, RedisCounterStore, RedisSessionStore, SessionService, SessionStore,
     SessionTimeouts,
 };
 use sekisho_config::{DatabaseKind, DatabaseSettings, SecretBytes, SessionStoreKind, Settings};
@@ -135,29 +135,36 @@ impl App {
         );
         let compiled = compile(&settings, &telemetry)?;
         let metrics_error = |e| AppError::Startup(format!("metrics: {e}"));
-        let store: Arc<dyn SessionStore> = match &settings.session.store {
-            SessionStoreKind::Memory { capacity } => {
-                Arc::new(MemorySessionStore::new(*capacity, clock.clone()))
-            }
-            SessionStoreKind::Redis { url } => Arc::new(
-                RedisSessionStore::new(
-                    url.expose(),
-                    &settings.session.key_prefix,
-                    settings.session.lifetime,
-                    clock.clone(),
-                )
-                .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
-            ),
-        };
-        let counters: Arc<dyn CounterStore> = match &settings.session.store {
-            SessionStoreKind::Memory { capacity } => {
-                Arc::new(MemoryCounterStore::new(*capacity, clock.clone()))
-            }
-            SessionStoreKind::Redis { url } => Arc::new(
-                RedisCounterStore::new(url.expose(), &settings.session.key_prefix)
-                    .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
-            ),
-        };
+        let mut redis_conn = None;
+        let (store, counters): (Arc<dyn SessionStore>, Arc<dyn CounterStore>) =
+            match &settings.session.store {
+                SessionStoreKind::Memory { capacity } => (
+                    Arc::new(MemorySessionStore::new(*capacity, clock.clone())),
+                    Arc::new(MemoryCounterStore::new(*capacity, clock.clone())),
+                ),
+                SessionStoreKind::Redis(redis) => {
+                    // One client for both stores: one set of sockets, one outage.
+                    let conn = Arc::new(
+                        RedisConn::new(redis)
+                            .map_err(|e| AppError::Config(format!("session.store: {e}")))?,
+                    );
+                    telemetry
+                        .stores
+                        .health
+                        .set_target(conn.describe().to_string());
+                    let prefix = &settings.session.key_prefix;
+                    redis_conn = Some(Arc::clone(&conn));
+                    (
+                        Arc::new(RedisSessionStore::new(
+                            Arc::clone(&conn),
+                            prefix,
+                            settings.session.lifetime,
+                            clock.clone(),
+                        )),
+                        Arc::new(RedisCounterStore::new(conn, prefix)),
+                    )
+                }
+            };
         let store = telemetry
             .stores
             .session_store(store)
@@ -172,7 +179,9 @@ impl App {
             SessionTimeouts::from_settings(&settings.session),
         )
         .with_telemetry(telemetry.clone());
-        if let Some(cache) = crate::session_cache::start(&settings.session, &clock, &io)? {
+        if let Some(cache) = redis_conn
+            .and_then(|conn| crate::session_cache::start(&settings.session, conn, &clock, &io))
+        {
             sessions = sessions.with_cache(cache);
         }
         let sessions = Arc::new(sessions);

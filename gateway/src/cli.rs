@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use sekisho_auth::mfa::secretbox::Keyring;
 use sekisho_auth::{
     AccountStore, AuthError, Email, Lockout, LockoutPolicy, MemoryCounterStore, MfaService,
-    NewUser, PasswordHash, PasswordHasher, PasswordInput, RedisCounterStore, RedisSessionStore,
-    SystemClock,
+    NewUser, PasswordHash, PasswordHasher, PasswordInput, RedisConn, RedisCounterStore,
+    RedisSessionStore, SystemClock,
 };
 use sekisho_config::{
     load_file, redact_url, Deadline, LogSettings, ProcessEnv, SecretBytes, SessionStoreKind,
@@ -374,7 +374,7 @@ fn check_config(c: &ConfigArg) -> CliResult {
     let policy = Policy::compile(&s.policy).map_err(|e| format!("{}: {e}", s.source))?;
     let store = match &s.session.store {
         SessionStoreKind::Memory { capacity } => format!("memory (capacity {capacity})"),
-        SessionStoreKind::Redis { url } => redact_url(url.expose()),
+        SessionStoreKind::Redis(r) => r.describe(),
     };
     println!("{}: OK", s.source);
     println!("  listen         {}", s.server.listen);
@@ -479,21 +479,21 @@ fn block<F: std::future::Future>(f: F) -> Result<F::Output, String> {
 
 async fn revoke_sessions(s: &Settings, user_id: &str) -> String {
     match &s.session.store {
-        SessionStoreKind::Redis { url } => {
-            let store = RedisSessionStore::new(
-                url.expose(),
-                &s.session.key_prefix,
-                s.session.lifetime,
-                Arc::new(SystemClock),
-            );
-            match store {
-                Ok(store) => match sekisho_auth::SessionStore::remove_user(&store, user_id).await {
+        SessionStoreKind::Redis(r) => match RedisConn::new(r) {
+            Ok(conn) => {
+                let store = RedisSessionStore::new(
+                    Arc::new(conn),
+                    &s.session.key_prefix,
+                    s.session.lifetime,
+                    Arc::new(SystemClock),
+                );
+                match sekisho_auth::SessionStore::remove_user(&store, user_id).await {
                     Ok(n) => format!("{n} session(s) ended"),
                     Err(e) => format!("could not end sessions: {e}"),
-                },
-                Err(e) => format!("could not end sessions: {e}"),
+                }
             }
-        }
+            Err(e) => format!("could not end sessions: {e}"),
+        },
         SessionStoreKind::Memory { .. } => {
             "sessions live in a running gateway's memory: restart it to end them now".to_string()
         }
@@ -668,9 +668,9 @@ fn user(cmd: UserCommand) -> CliResult {
 /// Moves the account to a new lockout epoch in the shared counter store.
 async fn unlock(s: &Settings, user_id: &str) -> Result<String, String> {
     match &s.session.store {
-        SessionStoreKind::Redis { url } => {
-            let counters = RedisCounterStore::new(url.expose(), &s.session.key_prefix)
-                .map_err(|e| format!("session.store: {e}"))?;
+        SessionStoreKind::Redis(r) => {
+            let conn = RedisConn::new(r).map_err(|e| format!("session.store: {e}"))?;
+            let counters = RedisCounterStore::new(Arc::new(conn), &s.session.key_prefix);
             let lockout = Lockout::new(Arc::new(counters), LockoutPolicy::default());
             lockout
                 .unlock(user_id)

@@ -37,6 +37,7 @@ pub mod request_id;
 pub mod rollout_jobs;
 pub mod server;
 pub mod session_cache;
+pub mod store_health;
 pub mod store_metrics;
 pub mod telemetry;
 pub mod tls;

@@ -163,10 +163,11 @@ fn differs<T: Debug>(a: &T, b: &T) -> bool {
     format!("{a:?}") != format!("{b:?}")
 }
 
-fn store_url(k: &SessionStoreKind) -> Option<&str> {
-    match k {
-        SessionStoreKind::Memory { .. } => None,
-        SessionStoreKind::Redis { url } => Some(url.expose()),
+/// Whether two store settings differ, secrets compared by value.
+fn store_changed(a: &SessionStoreKind, b: &SessionStoreKind) -> bool {
+    match (a, b) {
+        (SessionStoreKind::Redis(a), SessionStoreKind::Redis(b)) => !a.same_as(b),
+        _ => differs(a, b),
     }
 }
 
@@ -188,7 +189,7 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
         (
             "session",
             differs(&old.session, &new.session)
-                || store_url(&old.session.store) != store_url(&new.session.store),
+                || store_changed(&old.session.store, &new.session.store),
         ),
         ("cookie", differs(&old.cookie, &new.cookie)),
         (

@@ -408,8 +408,10 @@ impl ProxyHttp for SekishoProxy {
         let user = match key {
             Some(key) => match app.sessions.resolve(&key).await {
                 Ok(user) => user,
+                // The outage itself is logged once (store_health). Here a bounded
+                // local session cache could still answer; without one, fail closed.
                 Err(e) => {
-                    tracing::error!(error = %e, request_id = %ctx.request_id(), "session store unavailable");
+                    tracing::debug!(error = %e, request_id = %ctx.request_id(), "session store unavailable");
                     return self
                         .answer(session, ctx, ctx.route, ErrorKind::Unavailable)
                         .await;

@@ -1,24 +1,22 @@
 //! The local session cache of a gateway on Redis: built from `[session.cache]`, kept
 //! honest by a revocation listener on the I/O runtime, and reported on `/metrics`.
-use crate::app::{AppError, IoRuntime};
-use sekisho_auth::{Clock, RevocationListener, SessionCache, SessionCacheSettings};
-use sekisho_config::{SessionSettings, SessionStoreKind};
+use crate::app::IoRuntime;
+use sekisho_auth::{Clock, RedisConn, RevocationListener, SessionCache, SessionCacheSettings};
+use sekisho_config::SessionSettings;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// The cache and its listener, for a Redis store with a cache capacity; `None` for
-/// the memory store (already in-process) or `capacity = 0`.
+/// The cache and its listener for a Redis store (the memory store is in-process
+/// already); `None` with `capacity = 0`.
 pub fn start(
     settings: &SessionSettings,
+    conn: Arc<RedisConn>,
     clock: &Arc<dyn Clock>,
     io: &IoRuntime,
-) -> Result<Option<Arc<SessionCache>>, AppError> {
-    let SessionStoreKind::Redis { url } = &settings.store else {
-        return Ok(None);
-    };
+) -> Option<Arc<SessionCache>> {
     let c = settings.cache;
     if c.capacity == 0 {
-        return Ok(None);
+        return None;
     }
     let cache = Arc::new(SessionCache::new(
         SessionCacheSettings {
@@ -28,11 +26,8 @@ pub fn start(
         },
         Arc::clone(clock),
     ));
-    let listener =
-        RevocationListener::for_url(url.expose(), &settings.key_prefix, Arc::clone(&cache))
-            .map_err(|e| AppError::Config(format!("session.store: {e}")))?;
-    io.spawn(listener.run());
-    Ok(Some(cache))
+    io.spawn(RevocationListener::new(conn, &settings.key_prefix, Arc::clone(&cache)).run());
+    Some(cache)
 }
 
 /// The cache's series in the Prometheus text format.

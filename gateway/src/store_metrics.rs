@@ -3,12 +3,14 @@
 //!
 //! - `sekisho_store_operations_total{store, op, result}`: `store` is `session` or
 //!   `counter`, `op` the trait method (`get`, `incr`, …), `result` `ok` or `error`;
-//! - `sekisho_store_operation_duration_seconds{store, op}` (histogram).
+//! - `sekisho_store_operation_duration_seconds{store, op}` (histogram);
+//! - outages, through [`StoreHealth`].
 //!
 //! The session lookup runs on every protected request, so each operation's counters
 //! and histogram are resolved once when the store is wrapped: a call costs two clock
 //! reads and three atomic updates on top of the store itself.
 use crate::metrics::{counter_vec, histogram_vec, SeriesResult};
+use crate::store_health::StoreHealth;
 use async_trait::async_trait;
 use pingora_prometheus::prometheus::{
     Histogram, HistogramVec, IntCounter, IntCounterVec, Registry,
@@ -26,6 +28,8 @@ const STORE_BUCKETS: [f64; 12] = [
 pub struct StoreMetrics {
     operations: IntCounterVec,
     seconds: HistogramVec,
+    /// Outages seen by calls of either store (one Redis serves both).
+    pub health: Arc<StoreHealth>,
 }
 
 /// One operation's series.
@@ -34,6 +38,7 @@ struct Op {
     ok: IntCounter,
     error: IntCounter,
     seconds: Histogram,
+    health: Arc<StoreHealth>,
 }
 
 impl Op {
@@ -48,6 +53,7 @@ impl Op {
             Ok(_) => self.ok.inc(),
             Err(_) => self.error.inc(),
         }
+        self.health.observe(&result);
         result
     }
 }
@@ -68,6 +74,7 @@ impl StoreMetrics {
                 &["store", "op"],
                 &STORE_BUCKETS,
             )?,
+            health: Arc::new(StoreHealth::new(registry)?),
         })
     }
 
@@ -80,6 +87,7 @@ impl StoreMetrics {
                 .operations
                 .get_metric_with_label_values(&[store, op, "error"])?,
             seconds: self.seconds.get_metric_with_label_values(&[store, op])?,
+            health: Arc::clone(&self.health),
         })
     }
 

@@ -201,7 +201,7 @@ pub(crate) async fn finish_password(ctx: &UiContext, r: &Req, user: User, rd: &s
     {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "session store unavailable");
             return r.error(ctx, ErrorKind::Unavailable);
         }
     };
@@ -499,7 +499,7 @@ pub async fn verify(State(ctx): Ctx, req: Request) -> Response {
             (None, Some((scope, retry_after)))
         }
         Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "counter store unavailable");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };
@@ -635,7 +635,7 @@ pub(crate) async fn elevate(
         .elevate(key, session, method)
         .await
         .map_err(|e| {
-            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "session store unavailable");
             r.error(ctx, ErrorKind::Unavailable)
         })?;
     let mut resp = see_other(rd);

@@ -217,7 +217,7 @@ pub(crate) async fn current_session(
     match ctx.sessions.resolve(&key).await {
         Ok(s) => Ok(s.map(|s| (key, s))),
         Err(e) => {
-            tracing::warn!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "session store unavailable");
             Err(r.error(ctx, ErrorKind::Unavailable))
         }
     }
@@ -395,7 +395,7 @@ pub async fn login_submit(State(ctx): Ctx, req: Request) -> Response {
             return crate::guard::with_retry_after(page, retry_after);
         }
         Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "counter store unavailable");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };

@@ -294,6 +294,9 @@ impl UiContext {
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         pages::apply_security_headers(h, &self.csp);
+        if let Some(secs) = kind.retry_after() {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 

@@ -127,6 +127,12 @@ impl ErrorKind {
         }
     }
 
+    /// Seconds for `Retry-After` on pages that mean "come back soon": a store or
+    /// the database is unreachable, and such outages usually end by themselves.
+    pub fn retry_after(self) -> Option<u32> {
+        (self == ErrorKind::Unavailable).then_some(5)
+    }
+
     /// The reason code of the page's `error` event.
     pub fn code(self) -> &'static str {
         match self {

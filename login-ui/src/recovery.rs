@@ -195,7 +195,7 @@ fn expired(ctx: &UiContext, r: &Req) -> Response {
 /// The user a token still allows a reset for.
 async fn holder(ctx: &UiContext, r: &Req, token: &str) -> Result<Option<User>, Response> {
     let grant = ctx.reset_links.peek(token).await.map_err(|e| {
-        tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+        tracing::debug!(error = %e, request_id = %r.request_id(), "counter store unavailable");
         r.error(ctx, ErrorKind::Unavailable)
     })?;
     let Some(grant) = grant else {
@@ -301,7 +301,7 @@ pub async fn reset_submit(State(ctx): Ctx, req: Request) -> Response {
         Ok(Some(_)) => {}
         Ok(None) => return expired(&ctx, &r),
         Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "counter store unavailable");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     }

@@ -170,7 +170,7 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
             return crate::guard::with_retry_after(resp, retry_after);
         }
         Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "counter store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "counter store unavailable");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };
@@ -264,7 +264,7 @@ pub async fn submit(State(ctx): Ctx, req: Request) -> Response {
     {
         Ok(v) => v,
         Err(e) => {
-            tracing::error!(error = %e, request_id = %r.request_id(), "session store unavailable");
+            tracing::debug!(error = %e, request_id = %r.request_id(), "session store unavailable");
             return r.error(&ctx, ErrorKind::Unavailable);
         }
     };

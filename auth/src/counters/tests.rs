@@ -1,7 +1,13 @@
 //! One suite for both backends, including the races the flows rely on.
 use super::*;
 use crate::clock::ManualClock;
-use sekisho_testkit::RedisServer;
+use crate::redis_conn::RedisConn;
+use sekisho_config::{RedisSettings, RedisTopology};
+use sekisho_testkit::{RedisCluster, RedisServer};
+
+fn redis_store(url: &str, prefix: &str) -> RedisCounterStore {
+    RedisCounterStore::new(Arc::new(RedisConn::from_url(url).unwrap()), prefix)
+}
 use std::sync::Arc;
 
 const T0: i64 = 1_700_000_000;
@@ -64,10 +70,26 @@ async fn memory_store_passes_the_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_passes_the_suite() {
     let redis = RedisServer::start();
-    suite(Arc::new(
-        RedisCounterStore::new(&redis.url(), "t:").unwrap(),
-    ))
-    .await;
+    suite(Arc::new(redis_store(&redis.url(), "t:"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_store_passes_the_suite() {
+    let cluster = RedisCluster::start();
+    let conn = RedisConn::new(&RedisSettings {
+        topology: RedisTopology::Cluster {
+            nodes: cluster.nodes(),
+        },
+        ..RedisSettings::from_url("redis://unused/")
+    })
+    .unwrap();
+    let store = Arc::new(RedisCounterStore::new(Arc::new(conn), "t:"));
+    suite(store.clone()).await;
+    for i in 0..30 {
+        store.incr(&format!("spread:{i}"), 60).await.unwrap();
+    }
+    let spread = cluster.key_counts().iter().filter(|n| **n > 0).count();
+    assert_eq!(spread, 3, "{:?}", cluster.key_counts());
 }
 
 #[tokio::test]
@@ -104,7 +126,7 @@ async fn memory_store_stays_bounded() {
 #[tokio::test]
 async fn redis_keys_are_prefixed_and_expire() {
     let redis = RedisServer::start();
-    let store = RedisCounterStore::new(&redis.url(), "pfx:").unwrap();
+    let store = redis_store(&redis.url(), "pfx:");
     store.put("code", b"v", 600).await.unwrap();
     store.incr("n", 3600).await.unwrap();
     let client = redis::Client::open(redis.url()).unwrap();
@@ -126,7 +148,7 @@ async fn redis_keys_are_prefixed_and_expire() {
 #[tokio::test]
 async fn redis_down_is_an_error_not_a_panic() {
     let port = sekisho_testkit::free_port();
-    let store = RedisCounterStore::new(&format!("redis://127.0.0.1:{port}/"), "t:").unwrap();
+    let store = redis_store(&format!("redis://127.0.0.1:{port}/"), "t:");
     assert!(matches!(
         store.get("k").await,
         Err(StoreError::Unavailable(_))

@@ -138,8 +138,10 @@ async fn memory_lockout() {
 async fn redis_lockout() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
-    let store: Arc<dyn CounterStore> =
-        Arc::new(RedisCounterStore::new(&redis.url(), "t:").unwrap());
+    let store: Arc<dyn CounterStore> = Arc::new(RedisCounterStore::new(
+        Arc::new(crate::RedisConn::from_url(&redis.url()).unwrap()),
+        "t:",
+    ));
     suite(store, clock).await;
 }
 

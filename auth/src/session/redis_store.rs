@@ -1,66 +1,84 @@
-//! The shared session store: Redis (standalone for now).
+//! The shared session store in Redis: standalone, Sentinel or Cluster (see
+//! [`RedisConn`]).
 //!
 //! Layout, every key under the configured prefix and with a TTL:
 //! - `{prefix}session:{sha256-hex}` → the session as JSON, expiring with the session;
 //! - `{prefix}user:{user_id}:sessions` → a set of the user's session hashes, for
 //!   "sign out everywhere"; it lives as long as the longest session can.
 //!
-//! Every removal is also published on `{prefix}revocations` (see `revocations.rs`).
+//! **Cluster safety.** A session is found by its cookie alone, so its key cannot
+//! carry the user's hash tag, and the user's index cannot share a slot with all of
+//! the user's sessions. Rather than tagging keys that would still live apart, no
+//! command, script or transaction here touches more than one key; the two keys are
+//! written in an order that keeps every interleaving and every half-done write safe:
+//! - insert: index first, then the session. A crash in between leaves an index entry
+//!   without a session, which every reader skips; never a session the index misses
+//!   (that one would survive "sign out everywhere").
+//! - remove: the session first, then its index entry (the same argument).
+//! - remove all: read the index, delete each session, then remove exactly those
+//!   entries (`SREM`, not `DEL`), so a session started meanwhile stays indexed.
+//! - list: read the index, then the sessions, skipping entries whose session expired.
 //!
-//! The connection is opened lazily inside whichever Tokio runtime first uses the store
-//! (Pingora runs its own runtimes) and reconnects by itself.
-use super::revocations::Revocation;
+//! The layout is the same on every topology, so moving from one Redis to a cluster
+//! keeps the keys' meaning.
+//!
+//! Every removal is then published on `{prefix}revocations`, after the keys are gone,
+//! for the other instances' session caches (see `revocations.rs`).
+use super::revocations::{self, Revocation};
 use super::{Session, SessionKey, SessionStore};
 use crate::clock::{Clock, UnixTime};
 use crate::error::StoreError;
+use crate::redis_conn::RedisConn;
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 pub struct RedisSessionStore {
-    client: redis::Client,
-    conn: OnceCell<ConnectionManager>,
+    conn: Arc<RedisConn>,
     prefix: String,
     /// Where every removal is announced, for the other instances' caches.
     channel: String,
     clock: Arc<dyn Clock>,
     /// TTL of the per-user index: the absolute session lifetime.
     index_ttl: u64,
+    /// SADD and EXPIRE of the index as one step on its one key, so an index never
+    /// lingers without a TTL.
+    index_add: redis::Script,
 }
 
 impl RedisSessionStore {
     pub fn new(
-        url: &str,
+        conn: Arc<RedisConn>,
         prefix: &str,
         lifetime: Duration,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {}", e.kind_str())))?;
-        Ok(Self {
-            client,
-            conn: OnceCell::new(),
+    ) -> Self {
+        Self {
+            conn,
             prefix: prefix.to_string(),
-            channel: super::revocations::channel(prefix),
+            channel: revocations::channel(prefix),
             clock,
             index_ttl: lifetime.as_secs().max(1) + 60,
-        })
+            index_add: redis::Script::new(
+                "redis.call('SADD', KEYS[1], ARGV[1]) \
+                 redis.call('EXPIRE', KEYS[1], ARGV[2]) \
+                 return 1",
+            ),
+        }
     }
 
-    /// A client for the revocation listener (pub/sub needs its own connection).
-    pub fn client(&self) -> redis::Client {
-        self.client.clone()
+    fn session_key(&self, hex: &str) -> String {
+        format!("{}session:{}", self.prefix, hex)
     }
 
-    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        lazy_connection(&self.client, &self.conn).await
-    }
-
-    fn session_key(&self, key: &SessionKey) -> String {
-        format!("{}session:{}", self.prefix, key.to_hex())
+    /// Tells every instance's cache; an error here is an error of the removal, so
+    /// the caller does not report a revocation other caches may not have heard.
+    async fn announce(&self, r: Revocation) -> Result<(), StoreError> {
+        let (channel, message) = (self.channel.clone(), r.encode());
+        self.conn
+            .run(|mut c| async move { c.publish::<_, _, ()>(channel, message).await })
+            .await
     }
 
     fn user_key(&self, user_id: &str) -> String {
@@ -70,42 +88,11 @@ impl RedisSessionStore {
     fn ttl(&self, expires_at: UnixTime) -> u64 {
         (expires_at - self.clock.now()).max(1) as u64
     }
-}
 
-/// Opens the connection on first use, inside whichever runtime uses it first.
-pub(crate) async fn lazy_connection(
-    client: &redis::Client,
-    cell: &OnceCell<ConnectionManager>,
-) -> Result<ConnectionManager, StoreError> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Duration::from_secs(2))
-        .set_response_timeout(Duration::from_secs(2))
-        .set_number_of_retries(1);
-    cell.get_or_try_init(|| async {
-        ConnectionManager::new_with_config(client.clone(), config)
+    async fn members(&self, user_key: &str) -> Result<Vec<String>, StoreError> {
+        self.conn
+            .run(|mut c| async move { c.smembers(user_key).await })
             .await
-            .map_err(unavailable)
-    })
-    .await
-    .cloned()
-}
-
-pub(crate) fn unavailable(e: redis::RedisError) -> StoreError {
-    // Redis errors can echo the URL on connection failures; keep the kind and code.
-    StoreError::Unavailable(format!(
-        "redis: {} {}",
-        e.kind_str(),
-        e.code().unwrap_or("")
-    ))
-}
-
-trait KindStr {
-    fn kind_str(&self) -> String;
-}
-
-impl KindStr for redis::RedisError {
-    fn kind_str(&self) -> String {
-        format!("{:?}", self.kind())
     }
 }
 
@@ -125,28 +112,27 @@ impl SessionStore for RedisSessionStore {
         session: &Session,
         expires_at: UnixTime,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
+        let hex = key.to_hex();
         let user_key = self.user_key(&session.user_id);
-        redis::pipe()
-            .atomic()
-            .set_ex(
-                self.session_key(key),
-                encode(session)?,
-                self.ttl(expires_at),
-            )
-            .ignore()
-            .sadd(&user_key, key.to_hex())
-            .ignore()
-            .expire(&user_key, self.index_ttl as i64)
-            .ignore()
-            .query_async::<()>(&mut c)
+        let mut index = self.index_add.key(&user_key);
+        index.arg(&hex).arg(self.index_ttl);
+        self.conn
+            .run(|mut c| async move { index.invoke_async::<i64>(&mut c).await })
+            .await?;
+        let session_key = self.session_key(&hex);
+        let value = encode(session)?;
+        let ttl = self.ttl(expires_at);
+        self.conn
+            .run(|mut c| async move { c.set_ex::<_, _, ()>(session_key, value, ttl).await })
             .await
-            .map_err(unavailable)
     }
 
     async fn get(&self, key: &SessionKey) -> Result<Option<Arc<Session>>, StoreError> {
-        let mut c = self.conn().await?;
-        let raw: Option<Vec<u8>> = c.get(self.session_key(key)).await.map_err(unavailable)?;
+        let session_key = self.session_key(&key.to_hex());
+        let raw: Option<Vec<u8>> = self
+            .conn
+            .run(|mut c| async move { c.get(session_key).await })
+            .await?;
         raw.map(|b| decode(&b).map(Arc::new)).transpose()
     }
 
@@ -156,75 +142,68 @@ impl SessionStore for RedisSessionStore {
         session: &Session,
         expires_at: UnixTime,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
         // SET … XX: only if it still exists, so a concurrent sign-out is not undone.
-        let done: Option<String> = redis::cmd("SET")
-            .arg(self.session_key(key))
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.session_key(&key.to_hex()))
             .arg(encode(session)?)
             .arg("EX")
             .arg(self.ttl(expires_at))
-            .arg("XX")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+            .arg("XX");
+        let done: Option<String> = self
+            .conn
+            .run(|mut c| async move { cmd.query_async(&mut c).await })
+            .await?;
         Ok(done.is_some())
     }
 
     async fn remove(&self, key: &SessionKey, user_id: &str) -> Result<bool, StoreError> {
-        let mut c = self.conn().await?;
-        let (deleted,): (i64,) = redis::pipe()
-            .atomic()
-            .del(self.session_key(key))
-            .srem(self.user_key(user_id), key.to_hex())
-            .ignore()
-            .publish(&self.channel, Revocation::Session(*key).encode())
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let hex = key.to_hex();
+        let session_key = self.session_key(&hex);
+        let deleted: i64 = self
+            .conn
+            .run(|mut c| async move { c.del(session_key).await })
+            .await?;
+        let user_key = self.user_key(user_id);
+        self.conn
+            .run(|mut c| async move { c.srem::<_, _, ()>(user_key, hex).await })
+            .await?;
+        self.announce(Revocation::Session(*key)).await?;
         Ok(deleted > 0)
     }
 
     async fn remove_user(&self, user_id: &str) -> Result<usize, StoreError> {
-        let mut c = self.conn().await?;
         let user_key = self.user_key(user_id);
-        let members: Vec<String> = c.smembers(&user_key).await.map_err(unavailable)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for m in &members {
-            pipe.del(format!("{}session:{}", self.prefix, m));
+        let members = self.members(&user_key).await?;
+        if members.is_empty() {
+            return Ok(0);
         }
-        pipe.del(&user_key).ignore();
-        pipe.publish(
-            &self.channel,
-            Revocation::User(user_id.to_string()).encode(),
-        )
-        .ignore();
-        let deleted: Vec<i64> = pipe.query_async(&mut c).await.map_err(unavailable)?;
-        Ok(deleted.iter().filter(|d| **d > 0).count())
+        // A DEL of many keys: the cluster client splits it by slot and adds up.
+        let keys: Vec<String> = members.iter().map(|m| self.session_key(m)).collect();
+        let deleted: usize = self
+            .conn
+            .run(|mut c| async move { c.del(keys).await })
+            .await?;
+        self.conn
+            .run(|mut c| async move { c.srem::<_, _, ()>(&user_key, members).await })
+            .await?;
+        self.announce(Revocation::User(user_id.to_string())).await?;
+        Ok(deleted)
     }
 
     async fn list_user(
         &self,
         user_id: &str,
     ) -> Result<Vec<(SessionKey, Arc<Session>)>, StoreError> {
-        let mut c = self.conn().await?;
-        let members: Vec<String> = c
-            .smembers(self.user_key(user_id))
-            .await
-            .map_err(unavailable)?;
+        let members = self.members(&self.user_key(user_id)).await?;
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<String> = members
-            .iter()
-            .map(|m| format!("{}session:{}", self.prefix, m))
-            .collect();
-        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        // MGET: the cluster client splits it by slot and keeps the order.
+        let keys: Vec<String> = members.iter().map(|m| self.session_key(m)).collect();
+        let values: Vec<Option<Vec<u8>>> = self
+            .conn
+            .run(|mut c| async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await?;
         let mut out = Vec::new();
         for (m, v) in members.iter().zip(values) {
             if let (Some(k), Some(bytes)) = (SessionKey::from_hex(m), v) {
@@ -236,12 +215,13 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut c)
+        // On a cluster PING goes to one node; a real key read checks that the
+        // slot's owner answers (the key need not exist).
+        let probe = format!("{}ping", self.prefix);
+        self.conn
+            .run(|mut c| async move { c.exists::<_, bool>(probe).await })
             .await
             .map(|_| ())
-            .map_err(unavailable)
     }
 
     fn name(&self) -> &'static str {

@@ -8,6 +8,7 @@
 //! has subscribed again: a cache that might have missed a revocation never answers.
 use super::cache::SessionCache;
 use super::SessionKey;
+use crate::redis_conn::RedisConn;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,30 +53,18 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 const PING_TIMEOUT: Duration = Duration::from_millis(800);
 
 pub struct RevocationListener {
-    client: redis::Client,
+    conn: Arc<RedisConn>,
     channel: String,
     cache: Arc<SessionCache>,
 }
 
 impl RevocationListener {
-    pub fn new(client: redis::Client, prefix: &str, cache: Arc<SessionCache>) -> Self {
+    pub fn new(conn: Arc<RedisConn>, prefix: &str, cache: Arc<SessionCache>) -> Self {
         Self {
-            client,
+            conn,
             channel: channel(prefix),
             cache,
         }
-    }
-
-    /// A listener for the Redis at `url` (the session store's).
-    pub fn for_url(
-        url: &str,
-        prefix: &str,
-        cache: Arc<SessionCache>,
-    ) -> Result<Self, crate::error::StoreError> {
-        let client = redis::Client::open(url).map_err(|e| {
-            crate::error::StoreError::Unavailable(format!("bad Redis URL: {:?}", e.kind()))
-        })?;
-        Ok(Self::new(client, prefix, cache))
     }
 
     /// Listens until the task is dropped, reconnecting with a capped backoff.
@@ -94,7 +83,7 @@ impl RevocationListener {
 
     /// One connection's life: subscribe, then apply messages until it fails.
     async fn listen_once(&self) -> Result<(), redis::RedisError> {
-        let pubsub = tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
+        let pubsub = tokio::time::timeout(Duration::from_secs(2), self.conn.pubsub())
             .await
             .map_err(|_| timeout_error("connect"))??;
         let (mut sink, mut stream) = pubsub.split();

@@ -1,7 +1,25 @@
 //! One suite, run against every backend.
 use super::*;
 use crate::clock::ManualClock;
-use sekisho_testkit::RedisServer;
+use crate::redis_conn::RedisConn;
+use sekisho_config::{RedisSettings, RedisTopology};
+use sekisho_testkit::{RedisCluster, RedisSentinel, RedisServer};
+
+fn redis_store(conn: RedisConn, prefix: &str, clock: Arc<ManualClock>) -> Arc<RedisSessionStore> {
+    Arc::new(RedisSessionStore::new(
+        Arc::new(conn),
+        prefix,
+        Duration::from_secs(3600),
+        clock,
+    ))
+}
+
+fn settings(topology: RedisTopology) -> RedisSettings {
+    RedisSettings {
+        topology,
+        ..RedisSettings::from_url("redis://unused/")
+    }
+}
 
 const T0: i64 = 1_700_000_000;
 
@@ -183,9 +201,10 @@ async fn memory_store_passes_the_suite() {
 async fn redis_store_passes_the_suite() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(
-        RedisSessionStore::new(&redis.url(), "t:", Duration::from_secs(3600), clock.clone())
-            .unwrap(),
+    let store = redis_store(
+        RedisConn::from_url(&redis.url()).unwrap(),
+        "t:",
+        clock.clone(),
     );
     suite(store, clock).await;
 }
@@ -200,25 +219,96 @@ async fn cached_memory_and_redis_stores_pass_the_suite() {
 
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(
-        RedisSessionStore::new(&redis.url(), "t:", Duration::from_secs(3600), clock.clone())
-            .unwrap(),
+    let store = redis_store(
+        RedisConn::from_url(&redis.url()).unwrap(),
+        "t:",
+        clock.clone(),
     );
     suite_with(store, clock.clone(), Some(cache(&clock))).await;
+}
+
+/// Sessions and their per-user index live on different slots of a real cluster.
+#[tokio::test]
+async fn redis_cluster_store_passes_the_suite() {
+    let cluster = RedisCluster::start();
+    let clock = Arc::new(ManualClock::new(T0));
+    let conn = RedisConn::new(&settings(RedisTopology::Cluster {
+        nodes: cluster.nodes(),
+    }))
+    .unwrap();
+    let store = redis_store(conn, "t:", clock.clone());
+    suite(store.clone(), clock.clone()).await;
+    // Many sessions of one user spread over the nodes, and all of them end together.
+    let svc = SessionService::new(store.clone(), clock, timeouts());
+    for _ in 0..12 {
+        svc.start(who("many"), AuthLevel::Password, None, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.list_user("many").await.unwrap().len(), 12);
+    let spread = cluster.key_counts().iter().filter(|n| **n > 0).count();
+    assert!(
+        spread >= 2,
+        "keys on {spread} node(s): {:?}",
+        cluster.key_counts()
+    );
+    assert_eq!(svc.end_all("many").await.unwrap(), 12);
+    assert!(store.list_user("many").await.unwrap().is_empty());
+}
+
+/// Through a sentinel; after a failover the store follows the new master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sentinel_store_passes_the_suite_and_follows_a_failover() {
+    let sentinel = RedisSentinel::start();
+    let clock = Arc::new(ManualClock::new(T0));
+    let conn = RedisConn::new(&settings(RedisTopology::Sentinel {
+        master: RedisSentinel::MASTER.into(),
+        sentinels: vec![sentinel.sentinel_node()],
+    }))
+    .unwrap();
+    let store = redis_store(conn, "t:", clock.clone());
+    suite(store.clone(), clock.clone()).await;
+    let svc = SessionService::new(store.clone(), clock, timeouts());
+    let (before, _) = svc
+        .start(who("fo"), AuthLevel::Password, None, None)
+        .await
+        .unwrap();
+
+    let new_master = tokio::task::spawn_blocking(move || {
+        let port = sentinel.failover();
+        (sentinel, port)
+    })
+    .await
+    .unwrap();
+    let (sentinel, port) = new_master;
+    assert_eq!(port, sentinel.replica_port, "the replica was promoted");
+
+    // The old connection breaks or answers READONLY; within a few calls the store
+    // is writing to the new master, and the replicated session is still there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        match svc.start(who("fo"), AuthLevel::Password, None, None).await {
+            Ok((id, _)) => break id,
+            Err(StoreError::Unavailable(_)) => {
+                assert!(std::time::Instant::now() < deadline, "never recovered");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(svc.resolve(&after.key()).await.unwrap().is_some());
+    assert!(svc.resolve(&before.key()).await.unwrap().is_some());
+    assert_eq!(store.list_user("fo").await.unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn redis_keys_are_prefixed_hashed_and_expire() {
     let redis = RedisServer::start();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Arc::new(
-        RedisSessionStore::new(
-            &redis.url(),
-            "pfx:",
-            Duration::from_secs(3600),
-            clock.clone(),
-        )
-        .unwrap(),
+    let store = redis_store(
+        RedisConn::from_url(&redis.url()).unwrap(),
+        "pfx:",
+        clock.clone(),
     );
     let svc = SessionService::new(store, clock, timeouts());
     let (id, _) = svc
@@ -261,13 +351,8 @@ async fn redis_keys_are_prefixed_hashed_and_expire() {
 async fn redis_down_is_an_error_not_a_panic() {
     let port = sekisho_testkit::free_port();
     let clock = Arc::new(ManualClock::new(T0));
-    let store = RedisSessionStore::new(
-        &format!("redis://127.0.0.1:{port}/0"),
-        "x:",
-        Duration::from_secs(60),
-        clock,
-    )
-    .unwrap();
+    let conn = RedisConn::from_url(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let store = redis_store(conn, "x:", clock);
     assert!(matches!(
         store.ping().await,
         Err(StoreError::Unavailable(_))

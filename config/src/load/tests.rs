@@ -1,4 +1,5 @@
 use super::*;
+use crate::redis::RedisTopology;
 use std::collections::HashMap;
 
 fn env() -> HashMap<String, String> {
@@ -58,7 +59,7 @@ fn production_example_is_valid_with_its_secrets_from_the_environment() {
         "postgres://sekisho:pw@db.internal/sekisho"
     );
     assert!(
-        matches!(&s.session.store, SessionStoreKind::Redis { url } if url.expose().contains("redis.internal"))
+        matches!(&s.session.store, SessionStoreKind::Redis(r) if matches!(&r.topology, RedisTopology::Url(url) if url.expose().contains("redis.internal")))
     );
     assert!(s.secret_key.is_some() && s.encryption_key.is_some());
     let admin = &s.policy.rules[1];
@@ -213,7 +214,7 @@ fn env_overrides_store_urls_and_secret() {
     );
     let s = load_str("", "t", &env).unwrap();
     assert!(
-        matches!(&s.session.store, SessionStoreKind::Redis { url } if url.expose().ends_with("/0"))
+        matches!(&s.session.store, SessionStoreKind::Redis(r) if matches!(&r.topology, RedisTopology::Url(url) if url.expose().ends_with("/0")))
     );
     assert_eq!(s.database.kind, DatabaseKind::Postgres);
     assert_eq!(s.secret_key.as_ref().unwrap().expose(), &[0xab; 32][..]);

@@ -507,7 +507,10 @@ fn user_unlock_lifts_a_lock_in_redis() {
         accounts.close().await;
         user.id
     });
-    let counters = RedisCounterStore::new(&redis.url(), "cli:").unwrap();
+    let counters = RedisCounterStore::new(
+        std::sync::Arc::new(sekisho_auth::RedisConn::from_url(&redis.url()).unwrap()),
+        "cli:",
+    );
     let lockout = Lockout::new(std::sync::Arc::new(counters), LockoutPolicy::default());
     let now = 1_800_000_000;
     rt.block_on(async {

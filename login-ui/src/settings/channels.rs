@@ -173,7 +173,7 @@ async fn code_confirm(ctx: Arc<UiContext>, req: Request, ch: CodeChannel) -> Res
     let target = match ctx.mfa.pending_code_target(&uid, ch).await {
         Ok(t) => t,
         Err(e) => {
-            tracing::error!(error = %e, "code store unavailable");
+            tracing::debug!(error = %e, "code store unavailable");
             return x.r.error(&ctx, ErrorKind::Unavailable);
         }
     };

@@ -3,7 +3,7 @@ use axum::extract::Request;
 use axum::routing::any;
 use sekisho_auth::{Email, ManualClock, NewUser, PasswordInput};
 use sekisho_gateway::{App, GatewayHandle};
-use sekisho_testkit::{free_port, RedisServer, SmtpSink};
+use sekisho_testkit::{free_port, RedisCluster, RedisServer, SmtpSink};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -14,6 +14,10 @@ pub const PASSWORD: &str = "correct horse battery";
 pub enum Store {
     Memory,
     Redis,
+    /// A `redis-server` with an append-only file: a restart keeps the sessions.
+    RedisPersistent,
+    /// Three cluster masters (`[session.redis] mode = "cluster"`).
+    RedisCluster,
 }
 
 /// Every request the upstream saw: (path, headers as (lower-case name, value)).
@@ -125,6 +129,7 @@ pub struct TestGateway {
     pub mail: SmtpSink,
     _dir: tempfile::TempDir,
     _redis: Option<RedisServer>,
+    _cluster: Option<RedisCluster>,
 }
 
 impl TestGateway {
@@ -136,13 +141,27 @@ impl TestGateway {
     pub fn start_with(store: Store, extra: &str) -> Self {
         let upstream = Upstream::start();
         let mail = SmtpSink::start();
-        let redis = (store == Store::Redis).then(RedisServer::start);
+        let redis = match store {
+            Store::Redis => Some(RedisServer::start()),
+            Store::RedisPersistent => Some(RedisServer::start_persistent()),
+            Store::Memory | Store::RedisCluster => None,
+        };
+        let cluster = (store == Store::RedisCluster).then(RedisCluster::start);
         let dir = tempfile::tempdir().unwrap();
         let listen = free_port();
         let admin = free_port();
-        let store_line = match &redis {
-            Some(r) => format!("store = \"{}\"\nkey_prefix = \"it:\"", r.url()),
-            None => "store = \"memory\"".to_string(),
+        let store_line = match (&redis, &cluster) {
+            (Some(r), _) => format!("store = \"{}\"\nkey_prefix = \"it:\"", r.url()),
+            (None, Some(_)) => "store = \"redis\"\nkey_prefix = \"it:\"".to_string(),
+            (None, None) => "store = \"memory\"".to_string(),
+        };
+        // A table of its own, so it comes after the [session] keys.
+        let redis_table = match &cluster {
+            Some(c) => format!(
+                "[session.redis]\nmode = \"cluster\"\nnodes = {:?}\n",
+                c.nodes()
+            ),
+            None => String::new(),
         };
         // Tests post far faster than people; the limiter has its own tests.
         let rate_limit = if extra.contains("[rate_limit]") {
@@ -163,6 +182,7 @@ grace_period = "0s"
 {store_line}
 idle_timeout = "30m"
 lifetime = "8h"
+{redis_table}
 
 [database]
 url = "sqlite://{db}"
@@ -253,6 +273,7 @@ action = "one_factor"
             mail,
             _dir: dir,
             _redis: redis,
+            _cluster: cluster,
         }
     }
 
@@ -269,6 +290,11 @@ action = "one_factor"
         if let Some(r) = &self._redis {
             r.restart();
         }
+    }
+
+    /// The single Redis server's port, if the gateway has one.
+    pub fn redis_port(&self) -> Option<u16> {
+        self._redis.as_ref().map(|r| r.port)
     }
 
     /// Stops the Redis server (to test outages).

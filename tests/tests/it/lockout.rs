@@ -272,6 +272,13 @@ fn parallel_guesses_stay_within_the_budget_redis() {
     block_on(parallel_guesses_stay_within_the_budget(&gw));
 }
 
+/// The lockout counters spread over a real Redis Cluster's slots.
+#[test]
+fn lockout_on_a_cluster() {
+    let gw = TestGateway::start_with(Store::RedisCluster, FROM_PROXY);
+    block_on(five_failures_lock_the_pair_and_locks_double(&gw));
+}
+
 /// Unknown, disabled and existing accounts cost one password verification each, so
 /// failed sign-ins take as long whether the account exists or not.
 #[test]

@@ -16,6 +16,7 @@ mod lost_device;
 mod metrics;
 mod mfa;
 mod recovery;
+mod redis_outage;
 mod reload;
 mod rollout;
 mod rollout_jobs;

@@ -4,7 +4,8 @@ use crate::session::{
     AuthLevel, RedisSessionStore, SessionCacheSettings, SessionId, SessionService, SessionStore,
     SessionSubject, SessionTimeouts,
 };
-use sekisho_testkit::RedisServer;
+use sekisho_config::{RedisSettings, RedisTopology};
+use sekisho_testkit::{RedisCluster, RedisServer};
 use std::time::Instant;
 
 #[test]
@@ -34,10 +35,18 @@ impl Drop for Instance {
 }
 
 fn instance(url: &str) -> Instance {
+    instance_on(RedisConn::from_url(url).unwrap())
+}
+
+fn instance_on(conn: RedisConn) -> Instance {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(
-        RedisSessionStore::new(url, "rv:", Duration::from_secs(3600), clock.clone()).unwrap(),
-    );
+    let conn = Arc::new(conn);
+    let store = Arc::new(RedisSessionStore::new(
+        Arc::clone(&conn),
+        "rv:",
+        Duration::from_secs(3600),
+        clock.clone(),
+    ));
     let cache = Arc::new(SessionCache::new(
         SessionCacheSettings {
             capacity: 1000,
@@ -46,8 +55,7 @@ fn instance(url: &str) -> Instance {
         },
         clock.clone(),
     ));
-    let listener =
-        tokio::spawn(RevocationListener::new(store.client(), "rv:", Arc::clone(&cache)).run());
+    let listener = tokio::spawn(RevocationListener::new(conn, "rv:", Arc::clone(&cache)).run());
     let timeouts = SessionTimeouts {
         idle: Duration::from_secs(3600),
         lifetime: Duration::from_secs(7200),
@@ -83,7 +91,26 @@ fn user(id: &str) -> SessionSubject<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_on_one_instance_reaches_the_others_cache_within_a_second() {
     let redis = RedisServer::start();
-    let (a, b) = (instance(&redis.url()), instance(&redis.url()));
+    two_instances(instance(&redis.url()), instance(&redis.url())).await;
+}
+
+/// On a cluster the two instances may publish and listen on different nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_cross_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let on_cluster = |nodes: Vec<String>| {
+        let settings = RedisSettings {
+            topology: RedisTopology::Cluster { nodes },
+            ..RedisSettings::from_url("redis://unused/")
+        };
+        instance_on(RedisConn::new(&settings).unwrap())
+    };
+    let mut reversed = cluster.nodes();
+    reversed.reverse();
+    two_instances(on_cluster(cluster.nodes()), on_cluster(reversed)).await;
+}
+
+async fn two_instances(a: Instance, b: Instance) {
     for i in [&a, &b] {
         until("listening", Duration::from_secs(5), || {
             i.cache.is_listening()

@@ -106,6 +106,13 @@ async fn totp_enrolment_then_sign_in(gw: &TestGateway) {
 }
 on_both_stores!(totp_enrolment_then_sign_in);
 
+/// Sessions, the TOTP replay guard and the code counters on a real Redis Cluster.
+#[test]
+fn totp_enrolment_then_sign_in_on_a_cluster() {
+    let gw = TestGateway::start_with(Store::RedisCluster, "");
+    block_on(totp_enrolment_then_sign_in(&gw));
+}
+
 pub async fn user_id(gw: &TestGateway, email: &str) -> String {
     gw.handle
         .app
