@@ -17,6 +17,7 @@ mod observability;
 pub mod schema;
 mod secret;
 mod sign_in;
+mod sites;
 mod support;
 mod tls;
 mod values;

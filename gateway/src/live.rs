@@ -26,6 +26,8 @@ pub struct LiveApp {
     path: Option<PathBuf>,
     /// One reload at a time: two would both build from the same generation.
     reloading: Mutex<()>,
+    /// The live generation, for background work that follows reloads.
+    generations: tokio::sync::watch::Sender<u64>,
 }
 
 /// What an applied reload changed.
@@ -59,16 +61,23 @@ impl Reloaded {
 
 impl LiveApp {
     pub fn new(app: Arc<App>, path: Option<PathBuf>) -> Arc<Self> {
+        let generations = tokio::sync::watch::Sender::new(app.generation);
         Arc::new(Self {
             current: ArcSwap::new(app),
             path,
             reloading: Mutex::new(()),
+            generations,
         })
     }
 
     /// The configuration new requests use.
     pub fn current(&self) -> Arc<App> {
         self.current.load_full()
+    }
+
+    /// Changes each time a reload swaps a new configuration in.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generations.subscribe()
     }
 
     /// Reads and validates the file, then swaps the new configuration in. Counted in
@@ -82,6 +91,7 @@ impl LiveApp {
         match &outcome {
             Ok((app, report)) => {
                 self.current.store(Arc::clone(app));
+                self.generations.send_replace(report.generation);
                 metrics.generation.set(report.generation as i64);
                 metrics
                     .needs_restart

@@ -1,7 +1,9 @@
 //! The Pingora `ProxyHttp` implementation. Each phase is small:
 //!
 //! - `request_filter`: site lookup → UI bridge, or policy → session → decision;
-//! - `upstream_peer`: the site's next upstream server;
+//! - `upstream_peer`: a server of the site's pool (balancing, health, retries);
+//! - `fail_to_connect` / `error_while_proxy`: passive ejection, and whether the
+//!   request is tried again (idempotent methods, within the site's `retries`);
 //! - `upstream_request_filter`: strip forged identity and our cookies, add identity and
 //!   `X-Forwarded-*`;
 //! - `upstream_response_filter`: the upstream's latency and status;
@@ -12,14 +14,14 @@ use crate::client_ip::{canonical, real_client_ip};
 use crate::live::LiveApp;
 use crate::metrics::{Route, UpstreamError};
 use crate::request_id::RequestId;
-use crate::upstream::strip_port;
+use crate::upstream::{strip_port, SitePool, Tried};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use sekisho_auth::{AuthLevel, MfaMethod, Session as UserSession, SessionKey};
-use sekisho_config::{Action, Factor, FactorSet};
+use sekisho_config::{Action, Factor, FactorSet, HashKey};
 use sekisho_login_ui::{cookies, ClientInfo, ErrorKind, Requester};
 use sekisho_policy::{RequestFacts, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -54,6 +56,11 @@ pub struct RequestCtx {
     started: Instant,
     /// When the request went upstream, until its response header arrives.
     upstream_sent: Option<Instant>,
+    /// The pool server of the current attempt.
+    server: Option<usize>,
+    /// Servers this request has tried, and how many attempts it made.
+    tried: Tried,
+    tries: u32,
     upstream_status: Option<u16>,
 }
 
@@ -66,6 +73,41 @@ impl RequestCtx {
     /// reference-counted copy of the configuration's value, no allocation).
     fn hsts(&self) -> Option<http::HeaderValue> {
         self.tls.then(|| self.app.hsts.clone()).flatten()
+    }
+
+    /// The pool and server of the current upstream attempt.
+    fn attempt(&self) -> Option<(usize, &SitePool, usize)> {
+        let site = self.site?;
+        Some((site, self.app.upstreams.pool(site)?, self.server?))
+    }
+}
+
+/// What a `hash` site hashes: the configured cookie or header, else (and when the
+/// request has none) the client's address, written into `buf`. Empty for round-robin.
+fn hash_key<'a>(
+    pool: &SitePool,
+    head: &'a RequestHeader,
+    client: IpAddr,
+    buf: &'a mut [u8; 16],
+) -> &'a [u8] {
+    let found = match pool.hash_key() {
+        None => return &[],
+        Some(HashKey::ClientIp) => None,
+        Some(HashKey::Cookie(name)) => cookies::find(&head.headers, name).map(str::as_bytes),
+        Some(HashKey::Header(name)) => head.headers.get(name.as_str()).map(|v| v.as_bytes()),
+    };
+    match found.filter(|k| !k.is_empty()) {
+        Some(key) => key,
+        None => match client {
+            IpAddr::V4(a) => {
+                buf[..4].copy_from_slice(&a.octets());
+                &buf[..4]
+            }
+            IpAddr::V6(a) => {
+                *buf = a.octets();
+                &buf[..]
+            }
+        },
     }
 }
 
@@ -326,6 +368,9 @@ impl ProxyHttp for SekishoProxy {
             started: Instant::now(),
             upstream_sent: None,
             upstream_status: None,
+            server: None,
+            tried: Tried::default(),
+            tries: 0,
         }
     }
 
@@ -467,17 +512,83 @@ impl ProxyHttp for SekishoProxy {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        ctx.site
-            .and_then(|i| ctx.app.upstreams.peer(i))
-            .ok_or_else(|| {
-                Error::explain(
-                    ErrorType::ConnectNoRoute,
-                    "no upstream server for this site",
-                )
-            })
+        let picked = ctx.site.and_then(|i| {
+            let pool = ctx.app.upstreams.pool(i)?;
+            let mut buf = [0u8; 16];
+            let key = hash_key(pool, session.req_header(), ctx.client_ip, &mut buf);
+            pool.select(key, ctx.tried)
+        });
+        let Some((server, peer)) = picked else {
+            return Err(Error::explain(
+                ErrorType::ConnectNoRoute,
+                "no upstream server of this site is up",
+            )
+            .into_up());
+        };
+        ctx.server = Some(server);
+        ctx.tried.add(server);
+        ctx.tries += 1;
+        Ok(peer)
+    }
+
+    /// No connection to the server: it counts towards its ejection, and idempotent
+    /// requests (nothing was sent) go to another server within the site's retries.
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let Some((site, pool, server)) = ctx.attempt() else {
+            return e;
+        };
+        pool.failed(server);
+        let retry = session.req_header().method.is_idempotent() && ctx.tries <= pool.retries();
+        e.set_retry(retry);
+        if retry {
+            ctx.app.site_series.upstream_retried(site);
+        }
+        e
+    }
+
+    /// The exchange broke after connecting. Pingora's own rule decides whether it may
+    /// be retried (idempotent method, body still buffered, and for most errors only on
+    /// a reused connection, i.e. nothing reached the application); the site's
+    /// `retries` bound it. A pooled connection the server had closed is no fault of
+    /// the server's and is always tried again.
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let stale = client_reused && matches!(e.retry, pingora::RetryType::ReusedOnly);
+        if !session.req_header().method.is_idempotent() || session.as_ref().retry_buffer_truncated()
+        {
+            e.set_retry(false);
+        } else {
+            e.retry.decide_reuse(client_reused);
+        }
+        let Some((site, pool, server)) = ctx.attempt() else {
+            return e;
+        };
+        if !stale && *e.esource() == ErrorSource::Upstream {
+            pool.failed(server);
+        }
+        if e.retry() && !stale && ctx.tries > pool.retries() {
+            e.set_retry(false);
+        }
+        if e.retry() {
+            ctx.app.site_series.upstream_retried(site);
+        }
+        e
     }
 
     async fn upstream_request_filter(
@@ -513,6 +624,9 @@ impl ProxyHttp for SekishoProxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some((_, pool, server)) = ctx.attempt() {
+            pool.answered(server, resp.status.as_u16());
+        }
         if resp.status.is_informational() {
             return Ok(());
         }
