@@ -662,6 +662,10 @@ impl ProxyHttp for SekishoProxy {
         let code = match kind {
             Some(kind) => {
                 tracing::warn!(request_id = %ctx.request_id(), error = %e, "proxying failed");
+                // Pingora closes the connection after this page (see `can_reuse_downstream`
+                // below): say so, or a client may send its next request into the closed
+                // connection.
+                session.set_keepalive(None);
                 let route = ctx.route;
                 match self.answer(session, ctx, route, kind).await {
                     Ok(_) => kind.status().as_u16(),

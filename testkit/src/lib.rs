@@ -1,12 +1,14 @@
 //! Test helpers that start real servers for the test suites: `redis-server` on an
-//! ephemeral port, a throw-away PostgreSQL database, an SMTP sink ([`SmtpSink`]), free
-//! loopback ports. Everything started here is stopped (or dropped) when its guard is
-//! dropped. Missing servers are a loud failure, never a silent skip: run
-//! `scripts/install-deps.sh` first.
+//! ephemeral port, a throw-away PostgreSQL database, an SMTP sink ([`SmtpSink`]), a
+//! small HTTPS upstream ([`HttpsServer`]), free loopback ports. Everything started
+//! here is stopped (or dropped) when its guard is dropped. Missing servers are a loud
+//! failure, never a silent skip: run `scripts/install-deps.sh` first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod https;
 mod smtp;
 
+pub use https::HttpsServer;
 pub use smtp::{ReceivedMail, SmtpSink, SmtpSinkBuilder};
 
 use std::io::{Read, Write};
