@@ -61,6 +61,8 @@ pub struct RequestCtx {
     /// Servers this request has tried, and how many attempts it made.
     tried: Tried,
     tries: u32,
+    /// The current attempt's server sent a response header.
+    answered: bool,
     upstream_status: Option<u16>,
 }
 
@@ -371,6 +373,7 @@ impl ProxyHttp for SekishoProxy {
             server: None,
             tried: Tried::default(),
             tries: 0,
+            answered: false,
         }
     }
 
@@ -531,6 +534,7 @@ impl ProxyHttp for SekishoProxy {
         ctx.server = Some(server);
         ctx.tried.add(server);
         ctx.tries += 1;
+        ctx.answered = false;
         Ok(peer)
     }
 
@@ -579,7 +583,9 @@ impl ProxyHttp for SekishoProxy {
         let Some((site, pool, server)) = ctx.attempt() else {
             return e;
         };
-        if !stale && *e.esource() == ErrorSource::Upstream {
+        // Once the server answered (a WebSocket idle past the read timeout, a body cut
+        // short) the server was reachable: passive health only counts failures to answer.
+        if !stale && !ctx.answered && *e.esource() == ErrorSource::Upstream {
             pool.failed(server);
         }
         if e.retry() && !stale && ctx.tries > pool.retries() {
@@ -627,6 +633,7 @@ impl ProxyHttp for SekishoProxy {
         if let Some((_, pool, server)) = ctx.attempt() {
             pool.answered(server, resp.status.as_u16());
         }
+        ctx.answered = true;
         if resp.status.is_informational() {
             return Ok(());
         }
@@ -646,10 +653,25 @@ impl ProxyHttp for SekishoProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        if let (ErrorSource::Upstream, Some(site)) = (e.esource(), ctx.site) {
+        // A final answer (or a WebSocket's 101) may already be on its way: then the
+        // connection can only be closed, and a page written now would corrupt it.
+        let written = session
+            .response_written()
+            .map(|r| r.status)
+            .filter(|s| !s.is_informational() || *s == http::StatusCode::SWITCHING_PROTOCOLS);
+        let upgraded = written == Some(http::StatusCode::SWITCHING_PROTOCOLS);
+        if let (ErrorSource::Upstream, Some(site), false) = (e.esource(), ctx.site, upgraded) {
+            // An upgraded connection that timed out or closed is no upstream failure.
             ctx.app
                 .site_series
                 .upstream_failed(site, UpstreamError::of(e.etype()));
+        }
+        if written.is_some() {
+            tracing::debug!(request_id = %ctx.request_id(), error = %e, "connection ended after the answer began");
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
         }
         let kind = match e.esource() {
             ErrorSource::Upstream => Some(ErrorKind::BadGateway),

@@ -88,6 +88,17 @@ impl Upstreams {
     }
 }
 
+/// Reads every site's `ca_file`, for `check-config`: a file that holds no PEM
+/// certificate is reported before a start or reload would refuse it.
+pub fn check_ca_files(sites: &[Site]) -> Result<(), String> {
+    for site in sites {
+        if let Some(path) = &site.pool.tls.ca_file {
+            pool::read_ca(path).map_err(|e| format!("site {}: {e}", site.host))?;
+        }
+    }
+    Ok(())
+}
+
 /// `Host` without its port (IPv6 literals keep their brackets).
 pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {

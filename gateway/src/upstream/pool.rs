@@ -350,7 +350,7 @@ fn resolve(address: &str) -> Result<Vec<SocketAddr>, String> {
 }
 
 /// The PEM text (to notice a changed file on reload) and its certificates.
-fn read_ca(path: &Path) -> Result<(Vec<u8>, CaList), String> {
+pub(super) fn read_ca(path: &Path) -> Result<(Vec<u8>, CaList), String> {
     let pem =
         std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
     let certs = X509::stack_from_pem(&pem)

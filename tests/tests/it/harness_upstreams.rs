@@ -182,6 +182,8 @@ impl WsEcho {
 }
 
 /// Greets with `hello <Remote-User>`, then sends every text and binary frame back.
+// The handshake callback's error type is tungstenite's own (a whole HTTP response).
+#[allow(clippy::result_large_err)]
 async fn echo(stream: tokio::net::TcpStream, seen: Handshakes) {
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
     let user = Arc::new(Mutex::new(String::new()));
@@ -211,14 +213,11 @@ async fn echo(stream: tokio::net::TcpStream, seen: Handshakes) {
         return;
     }
     while let Some(Ok(msg)) = ws.next().await {
-        match msg {
-            Message::Text(_) | Message::Binary(_) => {
-                if ws.send(msg).await.is_err() {
-                    return;
-                }
-            }
-            Message::Close(_) => return,
-            _ => {}
+        if msg.is_close() {
+            return;
+        }
+        if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+            return;
         }
     }
 }

@@ -454,3 +454,57 @@ fn websocket_upgrades_pass_after_sign_in() {
         socket.close(None).await.unwrap();
     });
 }
+
+#[test]
+fn an_idle_websocket_ends_at_the_read_timeout_without_a_page_in_the_stream() {
+    let servers = [WsEcho::start(), WsEcho::start()];
+    let addrs: Vec<String> = servers
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect();
+    // One failure would eject a server: the timeout must not count as one.
+    let extra = site(
+        "ws.test",
+        &addrs,
+        "[sites.passive_health]\nmax_failures = 1\ncooldown = \"1h\"",
+    ) + "\n[upstream]\nread_timeout = \"1s\"\n";
+    let gw = TestGateway::start_with(Store::Memory, &extra);
+    let url = format!("ws://ws.test:{}/public/chat", gw.handle.proxy_addr.port());
+    block_on(async {
+        let req = url.as_str().into_client_request().unwrap();
+        let tcp = tokio::net::TcpStream::connect(gw.handle.proxy_addr)
+            .await
+            .unwrap();
+        let (mut socket, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+        assert_eq!(
+            socket.next().await.unwrap().unwrap(),
+            Message::text("hello ")
+        );
+        // Idle past the read timeout: the gateway closes the connection, writing
+        // nothing into it (an error page there would be read as a broken frame).
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let _ = socket.send(Message::text("late")).await;
+        match socket.next().await {
+            None
+            | Some(Err(tokio_tungstenite::tungstenite::Error::Protocol(
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            )))
+            | Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed))
+            | Some(Err(tokio_tungstenite::tungstenite::Error::Io(_))) => {}
+            other => panic!("expected the connection to end, got {other:?}"),
+        }
+        // Not an upstream failure: the server stays in and no error is counted.
+        let text = metrics(&gw).await;
+        for addr in &addrs {
+            let up = format!("sekisho_upstream_healthy{{site=\"ws.test\",upstream=\"{addr}\"}} 1");
+            assert!(has_line(&text, &up), "{text}");
+        }
+        assert!(
+            has_line(
+                &text,
+                "sekisho_upstream_errors_total{kind=\"timeout\",site=\"ws.test\"} 0"
+            ),
+            "{text}"
+        );
+    });
+}
