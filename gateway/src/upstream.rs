@@ -10,9 +10,10 @@
 //! - the per-request bookkeeping for retries: servers already tried by a request are
 //!   avoided while others are available.
 //!
-//! A reload builds new pools; a site whose servers, TLS and health check did not
-//! change keeps its health state (the health registry and the passive counters), so a
-//! reload never sends traffic to a server known to be down.
+//! A reload builds new pools; its servers keep their health state (the passive
+//! counters always, the health checks' findings while the site's health check and TLS
+//! settings stay the same), so a reload never sends traffic to a server known to be
+//! down.
 pub mod health;
 mod pool;
 

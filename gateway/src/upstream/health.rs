@@ -16,89 +16,127 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
 use pingora_prometheus::prometheus::IntCounter;
 use sekisho_config::{HealthCheckSettings, Site};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use super::{PoolSeries, SitePool};
 
 /// One server's check.
 struct ServerCheck {
     backend: Backend,
+    tls: bool,
+    sni: String,
     label: String,
     http: HttpHealthCheck,
     /// `sekisho_upstream_ejections_total{cause="health_check"}` of this server.
     ejections: IntCounter,
 }
 
-/// The check of one site: each server with its own TLS and SNI, one threshold pair.
-pub struct SiteHealthCheck {
-    site: String,
-    servers: Vec<ServerCheck>,
-    healthy_threshold: usize,
-    unhealthy_threshold: usize,
+/// The checks of one site's servers. A reload that keeps the site's health check and
+/// TLS settings keeps these (and the registry's findings) and adds its new servers;
+/// entries of removed servers stay, unused, so a reload that is rejected half-way
+/// leaves the running pool's checks intact.
+pub(super) struct ServerChecks {
+    site: Site,
+    settings: HealthCheckSettings,
+    series: PoolSeries,
+    list: RwLock<Vec<Arc<ServerCheck>>>,
 }
 
-impl SiteHealthCheck {
-    /// `servers`: each server's backend, peer (TLS, CA, SNI) and label.
-    pub(super) fn new(
-        site: &Site,
-        h: &HealthCheckSettings,
-        servers: &[(&Backend, &HttpPeer, &str)],
-        series: &PoolSeries,
-    ) -> Result<Self, String> {
+impl ServerChecks {
+    pub(super) fn new(site: &Site, settings: &HealthCheckSettings, series: &PoolSeries) -> Self {
+        Self {
+            site: site.clone(),
+            settings: settings.clone(),
+            series: series.clone(),
+            list: RwLock::default(),
+        }
+    }
+
+    /// Adds a check for each server (backend, peer with TLS/CA/SNI, label) not
+    /// checked yet.
+    pub(super) fn add(&self, servers: &[(&Backend, &HttpPeer, &str)]) -> Result<(), String> {
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        for (backend, peer, label) in servers {
+            let known = list
+                .iter()
+                .any(|c| c.backend == **backend && c.tls == peer.is_tls() && c.sni == peer.sni);
+            if !known {
+                list.push(Arc::new(self.check(backend, peer, label)?));
+            }
+        }
+        Ok(())
+    }
+
+    fn check(
+        &self,
+        backend: &Backend,
+        peer: &HttpPeer,
+        label: &str,
+    ) -> Result<ServerCheck, String> {
+        let h = &self.settings;
         let (low, high) = h.expected_status;
-        let checks = servers
-            .iter()
-            .map(|(backend, peer, label)| {
-                // The Host header: configured, the site's name, or the server's own.
-                let host = match &h.host {
-                    Some(host) => host.as_str(),
-                    None if !site.host.starts_with("*.") => site.host.as_str(),
-                    None => label.split(' ').next().unwrap_or(label),
-                };
-                let mut http = HttpHealthCheck::new(host, peer.is_tls());
-                let mut template = (*peer).clone();
-                template.options.connection_timeout = Some(h.timeout);
-                template.options.total_connection_timeout = Some(h.timeout);
-                template.options.read_timeout = Some(h.timeout);
-                template.options.write_timeout = Some(h.timeout);
-                http.peer_template = template;
-                http.req = request(&h.path, host).map_err(|e| format!("health check: {e}"))?;
-                // Our thresholds apply to the site's registry; each probe reports as is.
-                http.consecutive_success = 1;
-                http.consecutive_failure = 1;
-                http.validator = Some(Box::new(move |resp: &ResponseHeader| {
-                    let status = resp.status.as_u16();
-                    if (low..=high).contains(&status) {
-                        Ok(())
-                    } else {
-                        Error::e_explain(
-                            ErrorType::CustomCode("unexpected health check status", status),
-                            format!("status {status}, expected {low}-{high}"),
-                        )
-                    }
-                }));
-                let ejections = series
-                    .ejections
-                    .get_metric_with_label_values(&[site.host.as_str(), label, "health_check"])
-                    .map_err(|e| format!("metrics: {e}"))?;
-                Ok(ServerCheck {
-                    backend: (*backend).clone(),
-                    label: label.to_string(),
-                    http,
-                    ejections,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self {
-            site: site.host.clone(),
-            servers: checks,
-            healthy_threshold: h.healthy_threshold as usize,
-            unhealthy_threshold: h.unhealthy_threshold as usize,
+        // The Host header: configured, the site's name, or the server's own.
+        let host = match &h.host {
+            Some(host) => host.as_str(),
+            None if !self.site.host.starts_with("*.") => self.site.host.as_str(),
+            None => label.split(' ').next().unwrap_or(label),
+        };
+        let mut http = HttpHealthCheck::new(host, peer.is_tls());
+        let mut template = peer.clone();
+        template.options.connection_timeout = Some(h.timeout);
+        template.options.total_connection_timeout = Some(h.timeout);
+        template.options.read_timeout = Some(h.timeout);
+        template.options.write_timeout = Some(h.timeout);
+        http.peer_template = template;
+        http.req = request(&h.path, host).map_err(|e| format!("health check: {e}"))?;
+        // The thresholds are applied by the registry (see `SiteHealthCheck`).
+        http.consecutive_success = 1;
+        http.consecutive_failure = 1;
+        http.validator = Some(Box::new(move |resp: &ResponseHeader| {
+            let status = resp.status.as_u16();
+            if (low..=high).contains(&status) {
+                Ok(())
+            } else {
+                Error::e_explain(
+                    ErrorType::CustomCode("unexpected health check status", status),
+                    format!("status {status}, expected {low}-{high}"),
+                )
+            }
+        }));
+        let ejections = self
+            .series
+            .ejections
+            .get_metric_with_label_values(&[self.site.host.as_str(), label, "health_check"])
+            .map_err(|e| format!("metrics: {e}"))?;
+        Ok(ServerCheck {
+            backend: backend.clone(),
+            tls: peer.is_tls(),
+            sni: peer.sni.clone(),
+            label: label.to_string(),
+            http,
+            ejections,
         })
     }
 
-    fn server(&self, target: &Backend) -> Option<&ServerCheck> {
-        self.servers.iter().find(|s| s.backend.addr == target.addr)
+    /// The newest check of `target`.
+    fn find(&self, target: &Backend) -> Option<Arc<ServerCheck>> {
+        let list = self.list.read().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .rev()
+            .find(|c| c.backend.addr == target.addr)
+            .cloned()
+    }
+}
+
+/// The check a site's health registry runs: each server with its own TLS and SNI,
+/// one threshold pair.
+pub(super) struct SiteHealthCheck {
+    checks: Arc<ServerChecks>,
+}
+
+impl SiteHealthCheck {
+    pub(super) fn new(checks: Arc<ServerChecks>) -> Self {
+        Self { checks }
     }
 }
 
@@ -112,34 +150,40 @@ fn request(path: &str, host: &str) -> pingora::Result<RequestHeader> {
 #[async_trait]
 impl HealthCheck for SiteHealthCheck {
     async fn check(&self, target: &Backend) -> pingora::Result<()> {
-        match self.server(target) {
-            Some(s) => s.http.check(target).await,
+        match self.checks.find(target) {
+            Some(c) => c.http.check(target).await,
             None => Error::e_explain(ErrorType::InternalError, "not a server of this site"),
         }
     }
 
     async fn health_status_change(&self, target: &Backend, healthy: bool) {
-        let label = self.server(target).map_or("", |s| s.label.as_str());
+        let Some(c) = self.checks.find(target) else {
+            return;
+        };
+        let site = &self.checks.site.host;
         if healthy {
-            tracing::info!(site = %self.site, upstream = %label, "upstream passes its health checks again");
+            tracing::info!(site = %site, upstream = %c.label, "upstream passes its health checks again");
         } else {
-            if let Some(s) = self.server(target) {
-                s.ejections.inc();
-            }
-            tracing::warn!(site = %self.site, upstream = %label, "upstream failed its health checks: no requests go to it");
+            c.ejections.inc();
+            tracing::warn!(site = %site, upstream = %c.label, "upstream failed its health checks: no requests go to it");
         }
     }
 
     fn backend_summary(&self, target: &Backend) -> String {
-        let label = self.server(target).map_or("?", |s| s.label.as_str());
-        format!("site {} upstream {label}", self.site)
+        let label = self.checks.find(target).map(|c| c.label.clone());
+        format!(
+            "site {} upstream {}",
+            self.checks.site.host,
+            label.as_deref().unwrap_or("?")
+        )
     }
 
     fn health_threshold(&self, success: bool) -> usize {
+        let h = &self.checks.settings;
         if success {
-            self.healthy_threshold
+            h.healthy_threshold as usize
         } else {
-            self.unhealthy_threshold
+            h.unhealthy_threshold as usize
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One site's pool: its servers, the pingora load balancer over them, their shared
 //! active-health registry, and the passive failure counters.
-use super::health::SiteHealthCheck;
+use super::health::{ServerChecks, SiteHealthCheck};
 use super::PoolSeries;
 use pingora::lb::discovery::Static;
 use pingora::lb::selection::{BackendIter, BackendSelection, Consistent, RoundRobin};
@@ -98,12 +98,11 @@ impl Balancer {
     }
 }
 
-/// What a health registry was made for: a reloaded pool with the same one keeps the
-/// registry, and with it what the checks found.
+/// What a health registry was made for: a reloaded pool with the same health check
+/// and TLS settings keeps the registry, and with it what the checks found about the
+/// servers it keeps.
 #[derive(PartialEq)]
-struct Fingerprint {
-    upstreams: Vec<UpstreamServer>,
-    addresses: Vec<SocketAddr>,
+struct RegistryKey {
     health: Option<sekisho_config::HealthCheckSettings>,
     tls: UpstreamTls,
     ca_pem: Option<Vec<u8>>,
@@ -113,8 +112,10 @@ pub struct SitePool {
     pub site: Site,
     balancer: Balancer,
     registry: Arc<HealthRegistry>,
+    /// The registry's per-server checks, when the site has a health check.
+    checks: Option<Arc<ServerChecks>>,
     servers: Box<[Server]>,
-    fingerprint: Fingerprint,
+    registry_key: RegistryKey,
 }
 
 impl SitePool {
@@ -168,31 +169,35 @@ impl SitePool {
                 });
             }
         }
-        let fingerprint = Fingerprint {
-            upstreams: site.upstreams.clone(),
-            addresses: servers
-                .iter()
-                .filter_map(|s| s.backend.as_inet().copied())
-                .collect(),
+        let registry_key = RegistryKey {
             health: site.pool.health_check.clone(),
             tls: site.pool.tls.clone(),
             ca_pem: ca.as_ref().map(|c| c.0.clone()),
         };
-        let registry = match before {
-            Some(b) if b.fingerprint == fingerprint => Arc::clone(&b.registry),
+        let (registry, checks) = match before {
+            Some(b) if b.registry_key == registry_key => {
+                (Arc::clone(&b.registry), b.checks.as_ref().map(Arc::clone))
+            }
             _ => {
                 let registry = HealthRegistry::new();
-                if let Some(h) = &site.pool.health_check {
-                    let targets: Vec<_> = servers
-                        .iter()
-                        .map(|s| (&s.backend, &s.peer, s.label.as_str()))
-                        .collect();
-                    let check = SiteHealthCheck::new(site, h, &targets, series).map_err(fail)?;
-                    registry.set_health_check(Box::new(check));
+                let checks = site
+                    .pool
+                    .health_check
+                    .as_ref()
+                    .map(|h| Arc::new(ServerChecks::new(site, h, series)));
+                if let Some(c) = &checks {
+                    registry.set_health_check(Box::new(SiteHealthCheck::new(Arc::clone(c))));
                 }
-                Arc::new(registry)
+                (Arc::new(registry), checks)
             }
         };
+        if let Some(c) = &checks {
+            let targets: Vec<_> = servers
+                .iter()
+                .map(|s| (&s.backend, &s.peer, s.label.as_str()))
+                .collect();
+            c.add(&targets).map_err(fail)?;
+        }
         let set: BTreeSet<Backend> = servers.iter().map(|s| s.backend.clone()).collect();
         let view = Backends::new_with_health_registry(Static::new(set), Arc::clone(&registry));
         let balancer = match site.pool.balance {
@@ -203,8 +208,9 @@ impl SitePool {
             site: site.clone(),
             balancer,
             registry,
+            checks,
             servers: servers.into_boxed_slice(),
-            fingerprint,
+            registry_key,
         })
     }
 

@@ -252,3 +252,37 @@ fn the_healthy_gauge_follows_ejections() {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
 }
+
+#[test]
+fn a_reload_that_adds_a_server_keeps_what_the_checks_found_about_the_others() {
+    // Nothing listens on these ports: one failed check takes a server out.
+    let checked = |servers: &str| {
+        format!(
+            "[[sites]]\nhost = \"app.test\"\nupstreams = [{servers}]\n\
+             [sites.health_check]\npath = \"/health\"\ninterval = \"1s\"\ntimeout = \"200ms\"\n\
+             unhealthy_threshold = 1\n"
+        )
+    };
+    let before = upstreams(&checked("\"127.0.0.1:9\""), None).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(before.pool(0).unwrap().run_health_check());
+    assert!(!before.pool(0).unwrap().is_up(0), "the check failed");
+
+    let after = upstreams(&checked("\"127.0.0.1:9\", \"127.0.0.1:10\""), Some(&before)).unwrap();
+    let pool = after.pool(0).unwrap();
+    assert!(!pool.is_up(0), "still out after the reload");
+    assert!(pool.is_up(1), "a new server starts as up");
+    rt.block_on(pool.run_health_check());
+    assert!(!pool.is_up(1), "and is checked by the same registry");
+
+    // Another health check: the site starts afresh.
+    let changed = upstreams(
+        &checked("\"127.0.0.1:9\"").replace("/health", "/healthz"),
+        Some(&after),
+    )
+    .unwrap();
+    assert!(changed.pool(0).unwrap().is_up(0));
+}
