@@ -63,6 +63,19 @@ impl LocalServer {
     }
 }
 
+/// Headers as (lower-case name, value) pairs, in order.
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// An HTTP server that answers every request with a JSON list of its headers.
 pub struct Upstream {
     pub port: u16,
@@ -77,16 +90,7 @@ impl Upstream {
         let app = axum::Router::new().fallback(any(move |req: Request| {
             let recorded = Arc::clone(&recorded);
             async move {
-                let headers: Vec<(String, String)> = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                let headers = header_pairs(req.headers());
                 recorded
                     .lock()
                     .unwrap()

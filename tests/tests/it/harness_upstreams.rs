@@ -189,16 +189,7 @@ async fn echo(stream: tokio::net::TcpStream, seen: Handshakes) {
     let user = Arc::new(Mutex::new(String::new()));
     let found = Arc::clone(&user);
     let record = move |req: &Request, resp: Response| {
-        let headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = crate::harness::header_pairs(req.headers());
         if let Some((_, u)) = headers.iter().find(|(k, _)| k == "remote-user") {
             *found.lock().unwrap() = u.clone();
         }

@@ -5,6 +5,7 @@
 //! refused), and WebSocket upgrades through an authenticated route.
 use crate::harness::*;
 use crate::harness_upstreams::{Deadline, PoolServer, WsEcho};
+use crate::metrics::scrape as metrics;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -35,13 +36,11 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
     (status, server)
 }
 
-async fn metrics(gw: &TestGateway) -> String {
-    reqwest::get(gw.admin_url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// Servers `a`, `b` and `c`, and their addresses.
+fn three_servers() -> ([PoolServer; 3], Vec<String>) {
+    let servers = ["a", "b", "c"].map(PoolServer::start);
+    let addrs = servers.iter().map(PoolServer::addr).collect();
+    (servers, addrs)
 }
 
 fn has_line(text: &str, line: &str) -> bool {
@@ -50,12 +49,7 @@ fn has_line(text: &str, line: &str) -> bool {
 
 #[test]
 fn round_robin_spreads_and_hashing_sticks() {
-    let servers = [
-        PoolServer::start("a"),
-        PoolServer::start("b"),
-        PoolServer::start("c"),
-    ];
-    let addrs: Vec<String> = servers.iter().map(PoolServer::addr).collect();
+    let (servers, addrs) = three_servers();
     let extra = site("rr.test", &addrs, "")
         + &site(
             "hash.test",
@@ -240,12 +234,7 @@ fn a_reload_stops_the_old_configurations_health_checks() {
 
 #[test]
 fn passive_ejection_and_retries_hide_a_dead_server_from_gets() {
-    let servers = [
-        PoolServer::start("a"),
-        PoolServer::start("b"),
-        PoolServer::start("c"),
-    ];
-    let addrs: Vec<String> = servers.iter().map(PoolServer::addr).collect();
+    let (servers, addrs) = three_servers();
     let extra = site(
         "px.test",
         &addrs,
