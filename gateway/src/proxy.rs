@@ -21,7 +21,7 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use sekisho_auth::{AuthLevel, MfaMethod, Session as UserSession, SessionKey};
-use sekisho_config::{Action, Factor, FactorSet, HashKey};
+use sekisho_config::{Action, Factor, FactorSet};
 use sekisho_login_ui::{cookies, ClientInfo, ErrorKind, Requester};
 use sekisho_policy::{RequestFacts, Subject};
 use std::net::{IpAddr, Ipv4Addr};
@@ -81,35 +81,6 @@ impl RequestCtx {
     fn attempt(&self) -> Option<(usize, &SitePool, usize)> {
         let site = self.site?;
         Some((site, self.app.upstreams.pool(site)?, self.server?))
-    }
-}
-
-/// What a `hash` site hashes: the configured cookie or header, else (and when the
-/// request has none) the client's address, written into `buf`. Empty for round-robin.
-fn hash_key<'a>(
-    pool: &SitePool,
-    head: &'a RequestHeader,
-    client: IpAddr,
-    buf: &'a mut [u8; 16],
-) -> &'a [u8] {
-    let found = match pool.hash_key() {
-        None => return &[],
-        Some(HashKey::ClientIp) => None,
-        Some(HashKey::Cookie(name)) => cookies::find(&head.headers, name).map(str::as_bytes),
-        Some(HashKey::Header(name)) => head.headers.get(name.as_str()).map(|v| v.as_bytes()),
-    };
-    match found.filter(|k| !k.is_empty()) {
-        Some(key) => key,
-        None => match client {
-            IpAddr::V4(a) => {
-                buf[..4].copy_from_slice(&a.octets());
-                &buf[..4]
-            }
-            IpAddr::V6(a) => {
-                *buf = a.octets();
-                &buf[..]
-            }
-        },
     }
 }
 
@@ -521,7 +492,7 @@ impl ProxyHttp for SekishoProxy {
         let picked = ctx.site.and_then(|i| {
             let pool = ctx.app.upstreams.pool(i)?;
             let mut buf = [0u8; 16];
-            let key = hash_key(pool, session.req_header(), ctx.client_ip, &mut buf);
+            let key = pool.hash_input(session.req_header(), ctx.client_ip, &mut buf);
             pool.select(key, ctx.tried)
         });
         let Some((server, peer)) = picked else {

@@ -2,6 +2,7 @@
 //! active-health registry, and the passive failure counters.
 use super::health::{ServerChecks, SiteHealthCheck};
 use super::PoolSeries;
+use pingora::http::RequestHeader;
 use pingora::lb::discovery::Static;
 use pingora::lb::selection::{BackendIter, BackendSelection, Consistent, RoundRobin};
 use pingora::lb::{Backend, Backends, HealthRegistry, LoadBalancer};
@@ -9,9 +10,10 @@ use pingora::tls::x509::X509;
 use pingora::upstreams::peer::HttpPeer;
 use pingora_prometheus::prometheus::{IntCounter, IntGaugeVec};
 use sekisho_config::{Balance, HashKey, Site, UpstreamServer, UpstreamSettings, UpstreamTls};
+use sekisho_login_ui::cookies;
 use std::cell::Cell;
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
@@ -217,6 +219,36 @@ impl SitePool {
     /// What requests are hashed on, for `balance = "hash"` sites.
     pub fn hash_key(&self) -> Option<&HashKey> {
         (self.site.pool.balance == Balance::Hash).then_some(&self.site.pool.hash_key)
+    }
+
+    /// What a request hashes to on a `hash` site: the configured cookie or header,
+    /// else (and when the request has none) the client's address, written into `buf`.
+    /// Empty for round-robin. No allocation: this runs for every proxied request.
+    pub fn hash_input<'a>(
+        &self,
+        head: &'a RequestHeader,
+        client: IpAddr,
+        buf: &'a mut [u8; 16],
+    ) -> &'a [u8] {
+        let found = match self.hash_key() {
+            None => return &[],
+            Some(HashKey::ClientIp) => None,
+            Some(HashKey::Cookie(name)) => cookies::find(&head.headers, name).map(str::as_bytes),
+            Some(HashKey::Header(name)) => head.headers.get(name.as_str()).map(|v| v.as_bytes()),
+        };
+        match found.filter(|k| !k.is_empty()) {
+            Some(key) => key,
+            None => match client {
+                IpAddr::V4(a) => {
+                    buf[..4].copy_from_slice(&a.octets());
+                    &buf[..4]
+                }
+                IpAddr::V6(a) => {
+                    *buf = a.octets();
+                    &buf[..]
+                }
+            },
+        }
     }
 
     /// Retries allowed after a first failed attempt.

@@ -286,3 +286,35 @@ fn a_reload_that_adds_a_server_keeps_what_the_checks_found_about_the_others() {
     .unwrap();
     assert!(changed.pool(0).unwrap().is_up(0));
 }
+
+#[test]
+fn hash_input_reads_the_cookie_or_header_and_falls_back_to_the_address() {
+    use pingora::http::RequestHeader;
+    let site = |key: &str| {
+        format!("[[sites]]\nhost = \"a.test\"\nupstreams = [\"127.0.0.1:9\"]\nbalance = \"hash\"\nhash_key = \"{key}\"\n")
+    };
+    let mut head = RequestHeader::build("GET", b"/", None).unwrap();
+    head.insert_header("cookie", "theme=dark; sid=abc").unwrap();
+    head.insert_header("x-tenant", "acme").unwrap();
+    let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let input = |key: &str| {
+        let u = upstreams(&site(key), None).unwrap();
+        let mut buf = [0u8; 16];
+        u.pool(0).unwrap().hash_input(&head, ip, &mut buf).to_vec()
+    };
+    assert_eq!(input("cookie:sid"), b"abc");
+    assert_eq!(input("header:X-Tenant"), b"acme");
+    assert_eq!(input("cookie:missing"), [192, 0, 2, 7]);
+    assert_eq!(input("client_ip"), [192, 0, 2, 7]);
+    let rr = upstreams(
+        "[[sites]]\nhost = \"a.test\"\nupstreams = [\"127.0.0.1:9\"]\n",
+        None,
+    )
+    .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(rr
+        .pool(0)
+        .unwrap()
+        .hash_input(&head, ip, &mut buf)
+        .is_empty());
+}
