@@ -90,13 +90,16 @@ impl LiveApp {
         metrics.counted(outcome.is_ok());
         match &outcome {
             Ok((app, report)) => {
-                self.current.store(Arc::clone(app));
-                self.generations.send_replace(report.generation);
+                // The gauges first: whoever sees the new configuration answer also
+                // finds it in the metrics.
                 metrics.generation.set(report.generation as i64);
                 metrics
                     .needs_restart
                     .set(i64::from(!report.needs_restart.is_empty()));
                 metrics.last_success.set(app.sessions.clock().now());
+                self.current.store(Arc::clone(app));
+                // Then the background work that follows the configuration.
+                self.generations.send_replace(report.generation);
                 tracing::info!(
                     generation = report.generation,
                     changed = ?report.applied,
