@@ -325,11 +325,6 @@ impl SitePool {
         }
     }
 
-    /// The configured address of a server, for logs.
-    pub fn label(&self, server: usize) -> &str {
-        self.servers.get(server).map_or("", |s| s.label.as_str())
-    }
-
     pub(super) fn health_interval(&self) -> Option<Duration> {
         self.site.pool.health_check.as_ref().map(|h| h.interval)
     }
