@@ -18,6 +18,7 @@ mod redis;
 pub mod schema;
 mod secret;
 mod sign_in;
+mod sites;
 mod support;
 mod tls;
 mod values;

@@ -1,7 +1,7 @@
 //! File → schema → validated [`Settings`], with environment overrides for secrets.
 use crate::error::ConfigError;
 use crate::model::*;
-use crate::schema::{FileConfig, RuleSection, SiteSection};
+use crate::schema::{FileConfig, RuleSection};
 use crate::secret::{SecretBytes, SecretString};
 use crate::values::Action;
 use crate::values::FactorSet;
@@ -435,46 +435,7 @@ impl Validator<'_> {
         })
     }
 
-    fn sites(&self, sites: Vec<SiteSection>) -> R<Vec<Site>> {
-        let mut out: Vec<Site> = Vec::with_capacity(sites.len());
-        for (i, s) in sites.into_iter().enumerate() {
-            let key = format!("sites[{i}].host");
-            let host = self.host_pattern(&key, &s.host)?;
-            if out.iter().any(|o| o.host == host) {
-                return Err(self.err(key, format!("`{host}` is configured twice")));
-            }
-            if s.upstreams.is_empty() {
-                return Err(self.err(
-                    format!("sites[{i}].upstreams"),
-                    "needs at least one host:port",
-                ));
-            }
-            for (j, u) in s.upstreams.iter().enumerate() {
-                let ok = u
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-                if !ok || u.contains('/') {
-                    return Err(self.err(
-                        format!("sites[{i}].upstreams[{j}]"),
-                        format!("`{u}` must be host:port, e.g. 127.0.0.1:3000"),
-                    ));
-                }
-            }
-            if let Some(scheme) = &s.scheme {
-                if scheme != "http" && scheme != "https" {
-                    return Err(self.err(format!("sites[{i}].scheme"), "must be http or https"));
-                }
-            }
-            out.push(Site {
-                host,
-                upstreams: s.upstreams,
-                scheme: s.scheme,
-            });
-        }
-        Ok(out)
-    }
-
-    fn host_pattern(&self, key: &str, raw: &str) -> R<String> {
+    pub(crate) fn host_pattern(&self, key: &str, raw: &str) -> R<String> {
         let host = raw.to_ascii_lowercase();
         let bare = host.strip_prefix("*.").unwrap_or(&host);
         let legal = !bare.is_empty()

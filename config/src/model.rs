@@ -17,6 +17,10 @@ pub use crate::notify::{
 pub use crate::observability::{LogFormat, LogSettings};
 pub use crate::schema::CookieSecure;
 pub use crate::sign_in::SignInSettings;
+pub use crate::sites::{
+    Balance, HashKey, HealthCheckSettings, PassiveHealthSettings, PoolSettings, UpstreamServer,
+    UpstreamTls,
+};
 pub use crate::support::SupportSettings;
 pub use crate::tls::{CertFiles, SniCert, TlsSettings};
 
@@ -190,9 +194,11 @@ pub struct UpstreamSettings {
 pub struct Site {
     /// Lower-case host name without port, or `*.suffix`.
     pub host: String,
-    /// `host:port` of each upstream server.
-    pub upstreams: Vec<String>,
+    /// The site's upstream servers, in file order.
+    pub upstreams: Vec<UpstreamServer>,
     pub scheme: Option<String>,
+    /// Balancing, health checks, retries and TLS for `upstreams`.
+    pub pool: PoolSettings,
 }
 
 impl Site {

@@ -1,6 +1,7 @@
 //! The TOML file as written by operators. Every table rejects unknown keys; defaults
 //! live here so that an empty file is a valid (if useless) configuration.
 pub use crate::notify::{EmailSection, EmailTransportKind, SmsFields, SmsSection, SmtpSection};
+pub use crate::sites::{HealthCheckSection, PassiveHealthSection, SiteSection};
 use crate::values::{Action, Factor, HttpMethod, HumanDuration, Lang};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -453,16 +454,6 @@ pub struct SecretsSection {
     /// Older encryption keys, still accepted for reading until `sekisho keys rotate`.
     #[serde(default)]
     pub previous_encryption_key_files: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteSection {
-    pub host: String,
-    pub upstreams: Vec<String>,
-    /// Scheme users reach the site with, for building `rd` URLs (`http` or `https`).
-    #[serde(default)]
-    pub scheme: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

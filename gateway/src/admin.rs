@@ -69,6 +69,7 @@ impl ServeHttp for AdminApp {
                 )
             }
             "/metrics" => {
+                app.upstreams.refresh_gauges();
                 let mut body = app.telemetry.render();
                 body.push_str(&notification_series(&app.notifier.counts()));
                 body.push_str(&nudge_series(&app.ui.nudges));

@@ -133,7 +133,7 @@ impl App {
         let telemetry = Arc::new(
             GatewayTelemetry::new().map_err(|e| AppError::Startup(format!("metrics: {e}")))?,
         );
-        let compiled = compile(&settings, &telemetry)?;
+        let compiled = compile(&settings, &telemetry, None)?;
         let metrics_error = |e| AppError::Startup(format!("metrics: {e}"));
         let mut redis_conn = None;
         let (store, counters): (Arc<dyn SessionStore>, Arc<dyn CounterStore>) =
@@ -308,7 +308,7 @@ impl App {
     /// need a restart put back to this one's by the caller) compiled into a new rule
     /// set, upstream table and UI over the same stores, runtime and metrics.
     pub fn reconfigured(&self, settings: Settings) -> Result<Self, AppError> {
-        let compiled = compile(&settings, &self.telemetry)?;
+        let compiled = compile(&settings, &self.telemetry, Some(&self.upstreams))?;
         let mut ui = UiContext::new(
             UiConfig::from_settings(&settings),
             self.ui.accounts.clone(),
@@ -348,13 +348,25 @@ struct Compiled {
     site_series: SiteSeries,
 }
 
-fn compile(settings: &Settings, telemetry: &GatewayTelemetry) -> Result<Compiled, AppError> {
+/// `previous`: the upstreams of the configuration being replaced, whose pools pass
+/// their health state on to unchanged ones.
+fn compile(
+    settings: &Settings,
+    telemetry: &GatewayTelemetry,
+    previous: Option<&Upstreams>,
+) -> Result<Compiled, AppError> {
     Ok(Compiled {
         policy: Policy::compile(&settings.policy)
             .map_err(|e| AppError::Config(format!("{}: {e}", settings.source)))?,
         identity: IdentityHeaders::new(&settings.headers)
             .map_err(|e| AppError::Config(e.to_string()))?,
-        upstreams: Upstreams::new(&settings.sites, settings.upstream).map_err(AppError::Config)?,
+        upstreams: Upstreams::new(
+            &settings.sites,
+            settings.upstream,
+            telemetry.requests.pools.clone(),
+            previous,
+        )
+        .map_err(AppError::Config)?,
         site_series: telemetry
             .requests
             .for_sites(&settings.sites)

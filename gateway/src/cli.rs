@@ -372,6 +372,7 @@ fn demo(listen: SocketAddr, admin: SocketAddr, dir: &std::path::Path, json: bool
 fn check_config(c: &ConfigArg) -> CliResult {
     let s = load(c)?;
     let policy = Policy::compile(&s.policy).map_err(|e| format!("{}: {e}", s.source))?;
+    crate::upstream::check_ca_files(&s.sites).map_err(|e| format!("{}: {e}", s.source))?;
     let store = match &s.session.store {
         SessionStoreKind::Memory { capacity } => format!("memory (capacity {capacity})"),
         SessionStoreKind::Redis(r) => r.describe(),

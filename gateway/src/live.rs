@@ -26,6 +26,8 @@ pub struct LiveApp {
     path: Option<PathBuf>,
     /// One reload at a time: two would both build from the same generation.
     reloading: Mutex<()>,
+    /// The live generation, for background work that follows reloads.
+    generations: tokio::sync::watch::Sender<u64>,
 }
 
 /// What an applied reload changed.
@@ -59,16 +61,23 @@ impl Reloaded {
 
 impl LiveApp {
     pub fn new(app: Arc<App>, path: Option<PathBuf>) -> Arc<Self> {
+        let generations = tokio::sync::watch::Sender::new(app.generation);
         Arc::new(Self {
             current: ArcSwap::new(app),
             path,
             reloading: Mutex::new(()),
+            generations,
         })
     }
 
     /// The configuration new requests use.
     pub fn current(&self) -> Arc<App> {
         self.current.load_full()
+    }
+
+    /// Changes each time a reload swaps a new configuration in.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generations.subscribe()
     }
 
     /// Reads and validates the file, then swaps the new configuration in. Counted in
@@ -81,12 +90,16 @@ impl LiveApp {
         metrics.counted(outcome.is_ok());
         match &outcome {
             Ok((app, report)) => {
-                self.current.store(Arc::clone(app));
+                // The gauges first: whoever sees the new configuration answer also
+                // finds it in the metrics.
                 metrics.generation.set(report.generation as i64);
                 metrics
                     .needs_restart
                     .set(i64::from(!report.needs_restart.is_empty()));
                 metrics.last_success.set(app.sessions.clock().now());
+                self.current.store(Arc::clone(app));
+                // Then the background work that follows the configuration.
+                self.generations.send_replace(report.generation);
                 tracing::info!(
                     generation = report.generation,
                     changed = ?report.applied,

@@ -6,6 +6,9 @@
 //! - `sekisho_upstream_duration_seconds{site}` (histogram, request sent → response
 //!   header)
 //! - `sekisho_upstream_errors_total{site, kind}`
+//! - `sekisho_upstream_retries_total{site}`
+//! - `sekisho_upstream_healthy{site, upstream}` (set from the pools at each scrape) and
+//!   `sekisho_upstream_ejections_total{site, upstream, cause}` (see [`crate::upstream`])
 //!
 //! Sites are fixed for the life of an `App`, so every series is resolved to its
 //! counter or histogram up front (the request counters on first use) and indexed by
@@ -15,8 +18,9 @@
 //!
 //! Everything lives in the gateway's own [`Registry`] (see [`crate::telemetry`]), built
 //! with `pingora_prometheus`'s re-export of `prometheus`.
+use crate::upstream::PoolSeries;
 use pingora_prometheus::prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use sekisho_config::Site;
 use std::sync::OnceLock;
@@ -175,6 +179,9 @@ pub struct RequestMetrics {
     requests: IntCounterVec,
     upstream_vec: HistogramVec,
     errors_vec: IntCounterVec,
+    retries_vec: IntCounterVec,
+    /// The pools' health and ejection series.
+    pub pools: PoolSeries,
     /// By `Route as usize`.
     request_seconds: Vec<Histogram>,
 }
@@ -189,6 +196,8 @@ pub struct SiteSeries {
     upstream_seconds: Vec<Histogram>,
     /// By site index, then `UpstreamError as usize`.
     upstream_errors: Vec<IntCounter>,
+    /// By site index.
+    upstream_retries: Vec<IntCounter>,
 }
 
 impl RequestMetrics {
@@ -219,6 +228,26 @@ impl RequestMetrics {
             "Proxied requests that failed at the upstream, by site and kind",
             &["site", "kind"],
         )?;
+        let retries_vec = counter_vec(
+            registry,
+            "sekisho_upstream_retries_total",
+            "Requests sent to another upstream server after an attempt failed, by site",
+            &["site"],
+        )?;
+        let healthy = IntGaugeVec::new(
+            Opts::new(
+                "sekisho_upstream_healthy",
+                "1 when an upstream server takes requests (health checks pass, not ejected)",
+            ),
+            &["site", "upstream"],
+        )?;
+        registry.register(Box::new(healthy.clone()))?;
+        let ejections = counter_vec(
+            registry,
+            "sekisho_upstream_ejections_total",
+            "Upstream servers taken out of their pool, by cause (passive, health_check)",
+            &["site", "upstream", "cause"],
+        )?;
         let request_seconds = Route::ALL
             .iter()
             .map(|r| request_vec.get_metric_with_label_values(&[r.label()]))
@@ -227,6 +256,8 @@ impl RequestMetrics {
             requests,
             upstream_vec,
             errors_vec,
+            retries_vec,
+            pools: PoolSeries { healthy, ejections },
             request_seconds,
         })
     }
@@ -249,6 +280,10 @@ impl RequestMetrics {
                     .get_metric_with_label_values(&[s.as_str(), k.label()])
             })
             .collect::<SeriesResult<Vec<_>>>()?;
+        let upstream_retries = site_labels
+            .iter()
+            .map(|s| self.retries_vec.get_metric_with_label_values(&[s.as_str()]))
+            .collect::<SeriesResult<Vec<_>>>()?;
         site_labels.push(UNKNOWN_SITE.to_string());
         let counters = (0..site_labels.len() * Route::ALL.len() * CLASSES.len())
             .map(|_| OnceLock::new())
@@ -258,6 +293,7 @@ impl RequestMetrics {
             counters,
             upstream_seconds,
             upstream_errors,
+            upstream_retries,
         })
     }
 
@@ -298,6 +334,13 @@ impl SiteSeries {
         }
     }
 
+    /// A failed attempt is tried again on another (or the same) server.
+    pub fn upstream_retried(&self, site: usize) {
+        if let Some(c) = self.upstream_retries.get(site) {
+            c.inc();
+        }
+    }
+
     pub fn upstream_failed(&self, site: usize, kind: UpstreamError) {
         let index = site * UpstreamError::ALL.len() + kind as usize;
         if let Some(c) = self.upstream_errors.get(index) {
@@ -315,8 +358,9 @@ mod tests {
             .into_iter()
             .map(|h| Site {
                 host: h.into(),
-                upstreams: vec!["127.0.0.1:9".into()],
+                upstreams: Vec::new(),
                 scheme: None,
+                pool: Default::default(),
             })
             .collect()
     }

@@ -1,7 +1,9 @@
 //! The Pingora `ProxyHttp` implementation. Each phase is small:
 //!
 //! - `request_filter`: site lookup → UI bridge, or policy → session → decision;
-//! - `upstream_peer`: the site's next upstream server;
+//! - `upstream_peer`: a server of the site's pool (balancing, health, retries);
+//! - `fail_to_connect` / `error_while_proxy`: passive ejection, and whether the
+//!   request is tried again (idempotent methods, within the site's `retries`);
 //! - `upstream_request_filter`: strip forged identity and our cookies, add identity and
 //!   `X-Forwarded-*`;
 //! - `upstream_response_filter`: the upstream's latency and status;
@@ -12,7 +14,7 @@ use crate::client_ip::{canonical, real_client_ip};
 use crate::live::LiveApp;
 use crate::metrics::{Route, UpstreamError};
 use crate::request_id::RequestId;
-use crate::upstream::strip_port;
+use crate::upstream::{strip_port, SitePool, Tried};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -54,6 +56,13 @@ pub struct RequestCtx {
     started: Instant,
     /// When the request went upstream, until its response header arrives.
     upstream_sent: Option<Instant>,
+    /// The pool server of the current attempt.
+    server: Option<usize>,
+    /// Servers this request has tried, and how many attempts it made.
+    tried: Tried,
+    tries: u32,
+    /// The current attempt's server sent a response header.
+    answered: bool,
     upstream_status: Option<u16>,
 }
 
@@ -66,6 +75,12 @@ impl RequestCtx {
     /// reference-counted copy of the configuration's value, no allocation).
     fn hsts(&self) -> Option<http::HeaderValue> {
         self.tls.then(|| self.app.hsts.clone()).flatten()
+    }
+
+    /// The pool and server of the current upstream attempt.
+    fn attempt(&self) -> Option<(usize, &SitePool, usize)> {
+        let site = self.site?;
+        Some((site, self.app.upstreams.pool(site)?, self.server?))
     }
 }
 
@@ -326,6 +341,10 @@ impl ProxyHttp for SekishoProxy {
             started: Instant::now(),
             upstream_sent: None,
             upstream_status: None,
+            server: None,
+            tried: Tried::default(),
+            tries: 0,
+            answered: false,
         }
     }
 
@@ -470,17 +489,86 @@ impl ProxyHttp for SekishoProxy {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        ctx.site
-            .and_then(|i| ctx.app.upstreams.peer(i))
-            .ok_or_else(|| {
-                Error::explain(
-                    ErrorType::ConnectNoRoute,
-                    "no upstream server for this site",
-                )
-            })
+        let picked = ctx.site.and_then(|i| {
+            let pool = ctx.app.upstreams.pool(i)?;
+            let mut buf = [0u8; 16];
+            let key = pool.hash_input(session.req_header(), ctx.client_ip, &mut buf);
+            pool.select(key, ctx.tried)
+        });
+        let Some((server, peer)) = picked else {
+            return Err(Error::explain(
+                ErrorType::ConnectNoRoute,
+                "no upstream server of this site is up",
+            )
+            .into_up());
+        };
+        ctx.server = Some(server);
+        ctx.tried.add(server);
+        ctx.tries += 1;
+        ctx.answered = false;
+        Ok(peer)
+    }
+
+    /// No connection to the server: it counts towards its ejection, and idempotent
+    /// requests (nothing was sent) go to another server within the site's retries.
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let Some((site, pool, server)) = ctx.attempt() else {
+            return e;
+        };
+        pool.failed(server);
+        let retry = session.req_header().method.is_idempotent() && ctx.tries <= pool.retries();
+        e.set_retry(retry);
+        if retry {
+            ctx.app.site_series.upstream_retried(site);
+        }
+        e
+    }
+
+    /// The exchange broke after connecting. Pingora's own rule decides whether it may
+    /// be retried (idempotent method, body still buffered, and for most errors only on
+    /// a reused connection, i.e. nothing reached the application); the site's
+    /// `retries` bound it. A pooled connection the server had closed is no fault of
+    /// the server's and is always tried again.
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let stale = client_reused && matches!(e.retry, pingora::RetryType::ReusedOnly);
+        if !session.req_header().method.is_idempotent() || session.as_ref().retry_buffer_truncated()
+        {
+            e.set_retry(false);
+        } else {
+            e.retry.decide_reuse(client_reused);
+        }
+        let Some((site, pool, server)) = ctx.attempt() else {
+            return e;
+        };
+        // Once the server answered (a WebSocket idle past the read timeout, a body cut
+        // short) the server was reachable: passive health only counts failures to answer.
+        if !stale && !ctx.answered && *e.esource() == ErrorSource::Upstream {
+            pool.failed(server);
+        }
+        if e.retry() && !stale && ctx.tries > pool.retries() {
+            e.set_retry(false);
+        }
+        if e.retry() {
+            ctx.app.site_series.upstream_retried(site);
+        }
+        e
     }
 
     async fn upstream_request_filter(
@@ -516,6 +604,10 @@ impl ProxyHttp for SekishoProxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some((_, pool, server)) = ctx.attempt() {
+            pool.answered(server, resp.status.as_u16());
+        }
+        ctx.answered = true;
         if resp.status.is_informational() {
             return Ok(());
         }
@@ -535,10 +627,25 @@ impl ProxyHttp for SekishoProxy {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        if let (ErrorSource::Upstream, Some(site)) = (e.esource(), ctx.site) {
+        // A final answer (or a WebSocket's 101) may already be on its way: then the
+        // connection can only be closed, and a page written now would corrupt it.
+        let written = session
+            .response_written()
+            .map(|r| r.status)
+            .filter(|s| !s.is_informational() || *s == http::StatusCode::SWITCHING_PROTOCOLS);
+        let upgraded = written == Some(http::StatusCode::SWITCHING_PROTOCOLS);
+        if let (ErrorSource::Upstream, Some(site), false) = (e.esource(), ctx.site, upgraded) {
+            // An upgraded connection that timed out or closed is no upstream failure.
             ctx.app
                 .site_series
                 .upstream_failed(site, UpstreamError::of(e.etype()));
+        }
+        if written.is_some() {
+            tracing::debug!(request_id = %ctx.request_id(), error = %e, "connection ended after the answer began");
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
         }
         let kind = match e.esource() {
             ErrorSource::Upstream => Some(ErrorKind::BadGateway),
@@ -551,6 +658,10 @@ impl ProxyHttp for SekishoProxy {
         let code = match kind {
             Some(kind) => {
                 tracing::warn!(request_id = %ctx.request_id(), error = %e, "proxying failed");
+                // Pingora closes the connection after this page (see `can_reuse_downstream`
+                // below): say so, or a client may send its next request into the closed
+                // connection.
+                session.set_keepalive(None);
                 let route = ctx.route;
                 match self.answer(session, ctx, route, kind).await {
                     Ok(_) => kind.status().as_u16(),

@@ -87,6 +87,10 @@ pub fn build_server(
         server.add_service(admin);
     }
     server.add_service(crate::rollout_jobs::service(Arc::clone(live)));
+    server.add_service(pingora::services::background::background_service(
+        "upstream health checks",
+        crate::upstream::health::HealthChecks(Arc::clone(live)),
+    ));
     for s in extra {
         server.add_boxed_service(s);
     }

@@ -1,40 +1,61 @@
-//! Sites and their upstream servers: host → round-robin over the site's servers.
-use pingora::lb::selection::RoundRobin;
-use pingora::lb::LoadBalancer;
-use pingora::upstreams::peer::HttpPeer;
+//! Sites and their pools of upstream servers.
+//!
+//! Each `[[sites]]` entry becomes a [`SitePool`]: a pingora `LoadBalancer`
+//! (round-robin or consistent hashing) over the site's servers, with
+//!
+//! - active HTTP health checks ([`health`]), run by a background service on the
+//!   gateway's runtime for the live configuration only;
+//! - passive ejection: a server that fails `max_failures` times in a row gets no
+//!   requests for a cool-down;
+//! - the per-request bookkeeping for retries: servers already tried by a request are
+//!   avoided while others are available.
+//!
+//! A reload builds new pools; its servers keep their health state (the passive
+//! counters always, the health checks' findings while the site's health check and TLS
+//! settings stay the same), so a reload never sends traffic to a server known to be
+//! down.
+pub mod health;
+mod pool;
+
+pub use pool::{SitePool, Tried};
+
+use pingora_prometheus::prometheus::{IntCounterVec, IntGaugeVec};
 use sekisho_config::{Site, UpstreamSettings};
 use std::sync::Arc;
 
-pub struct SiteUpstream {
-    pub site: Site,
-    lb: Arc<LoadBalancer<RoundRobin>>,
+/// The series the pools report into (registered once per gateway, shared by every
+/// configuration).
+#[derive(Clone)]
+pub struct PoolSeries {
+    /// `sekisho_upstream_healthy{site, upstream}`, set at each scrape.
+    pub healthy: IntGaugeVec,
+    /// `sekisho_upstream_ejections_total{site, upstream, cause}`.
+    pub ejections: IntCounterVec,
 }
 
 pub struct Upstreams {
-    sites: Vec<SiteUpstream>,
-    timeouts: UpstreamSettings,
+    sites: Vec<Arc<SitePool>>,
+    series: PoolSeries,
 }
 
 impl Upstreams {
-    /// Resolves every upstream address once, at start-up.
-    pub fn new(sites: &[Site], timeouts: UpstreamSettings) -> Result<Self, String> {
+    /// Resolves every upstream address and reads the CA files. `previous` is the
+    /// configuration being replaced: unchanged pools take over its health state.
+    pub fn new(
+        sites: &[Site],
+        timeouts: UpstreamSettings,
+        series: PoolSeries,
+        previous: Option<&Upstreams>,
+    ) -> Result<Self, String> {
         let sites = sites
             .iter()
             .map(|site| {
-                let lb = LoadBalancer::try_from_iter(site.upstreams.iter().map(String::as_str))
-                    .map_err(|e| {
-                        format!(
-                            "site {}: cannot resolve upstreams {:?}: {e}",
-                            site.host, site.upstreams
-                        )
-                    })?;
-                Ok(SiteUpstream {
-                    site: site.clone(),
-                    lb: Arc::new(lb),
-                })
+                let before =
+                    previous.and_then(|p| p.sites.iter().find(|s| s.site.host == site.host));
+                SitePool::new(site, &timeouts, &series, before.map(Arc::as_ref)).map(Arc::new)
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self { sites, timeouts })
+        Ok(Self { sites, series })
     }
 
     /// The site serving `host` (without port). Exact hosts win over wildcards.
@@ -49,18 +70,34 @@ impl Upstreams {
         self.sites.get(index).map(|s| &s.site)
     }
 
-    /// The next upstream server of a site, with the configured timeouts.
-    pub fn peer(&self, index: usize) -> Option<Box<HttpPeer>> {
-        let backend = self.sites.get(index)?.lb.select(b"", 256)?;
-        let mut peer = HttpPeer::new(backend.addr, false, String::new());
-        let o = &mut peer.options;
-        o.connection_timeout = Some(self.timeouts.connect_timeout);
-        o.total_connection_timeout = Some(self.timeouts.connect_timeout);
-        o.read_timeout = Some(self.timeouts.read_timeout);
-        o.write_timeout = Some(self.timeouts.write_timeout);
-        o.idle_timeout = Some(self.timeouts.idle_timeout);
-        Some(Box::new(peer))
+    pub fn pool(&self, index: usize) -> Option<&SitePool> {
+        self.sites.get(index).map(Arc::as_ref)
     }
+
+    /// The pools with an active health check, for the background service.
+    pub fn checked_pools(&self) -> impl Iterator<Item = &Arc<SitePool>> {
+        self.sites.iter().filter(|p| p.health_interval().is_some())
+    }
+
+    /// Sets `sekisho_upstream_healthy` to this configuration's servers (and drops
+    /// the series of servers a reload removed).
+    pub fn refresh_gauges(&self) {
+        self.series.healthy.reset();
+        for pool in &self.sites {
+            pool.report_health(&self.series.healthy);
+        }
+    }
+}
+
+/// Reads every site's `ca_file`, for `check-config`: a file that holds no PEM
+/// certificate is reported before a start or reload would refuse it.
+pub fn check_ca_files(sites: &[Site]) -> Result<(), String> {
+    for site in sites {
+        if let Some(path) = &site.pool.tls.ca_file {
+            pool::read_ca(path).map_err(|e| format!("site {}: {e}", site.host))?;
+        }
+    }
+    Ok(())
 }
 
 /// `Host` without its port (IPv6 literals keep their brackets).
@@ -75,34 +112,4 @@ pub fn strip_port(host: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_are_stripped() {
-        assert_eq!(strip_port("app.test:8080"), "app.test");
-        assert_eq!(strip_port("app.test"), "app.test");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
-    }
-
-    #[test]
-    fn exact_hosts_win_over_wildcards() {
-        let site = |h: &str| Site {
-            host: h.into(),
-            upstreams: vec!["127.0.0.1:9".into()],
-            scheme: None,
-        };
-        let t = UpstreamSettings {
-            connect_timeout: std::time::Duration::from_secs(1),
-            read_timeout: std::time::Duration::from_secs(1),
-            write_timeout: std::time::Duration::from_secs(1),
-            idle_timeout: std::time::Duration::from_secs(1),
-        };
-        let u = Upstreams::new(&[site("*.example.com"), site("app.example.com")], t).unwrap();
-        assert_eq!(u.find("APP.example.com"), Some(1));
-        assert_eq!(u.find("x.example.com"), Some(0));
-        assert_eq!(u.find("example.org"), None);
-        assert!(u.peer(1).is_some());
-    }
-}
+mod tests;

@@ -40,13 +40,15 @@ mod tests {
         vec![
             Site {
                 host: "app.example.com".into(),
-                upstreams: vec!["127.0.0.1:1".into()],
+                upstreams: Vec::new(),
                 scheme: None,
+                pool: Default::default(),
             },
             Site {
                 host: "*.corp.example".into(),
-                upstreams: vec!["127.0.0.1:1".into()],
+                upstreams: Vec::new(),
                 scheme: None,
+                pool: Default::default(),
             },
         ]
     }

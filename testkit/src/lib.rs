@@ -1,15 +1,17 @@
 //! Test helpers that start real servers for the test suites: `redis-server` on an
 //! ephemeral port (alone, as a Cluster, or behind a Sentinel; with TLS, ACL users or
-//! an append-only file), a throw-away PostgreSQL database, an SMTP sink ([`SmtpSink`]), free
-//! loopback ports. Everything started here is stopped (or dropped) when its guard is
-//! dropped. Missing servers are a loud failure, never a silent skip: run
-//! `scripts/install-deps.sh` first.
+//! an append-only file), a throw-away PostgreSQL database, an SMTP sink ([`SmtpSink`]), a
+//! small HTTPS upstream ([`HttpsServer`]), free loopback ports. Everything started
+//! here is stopped (or dropped) when its guard is dropped. Missing servers are a loud
+//! failure, never a silent skip: run `scripts/install-deps.sh` first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod https;
 mod redis;
 mod redis_topologies;
 mod smtp;
 
+pub use https::HttpsServer;
 pub use redis::{RedisServer, TestPki};
 pub use redis_topologies::{RedisCluster, RedisSentinel};
 pub use smtp::{ReceivedMail, SmtpSink, SmtpSinkBuilder};

@@ -129,6 +129,26 @@ fn check_config_errors_name_the_key_and_line() {
         assert!(err.contains(where_), "{body}: {err}");
         assert!(err.contains(what), "{body}: {err}");
     }
+    // A CA file for TLS upstreams that exists but holds no certificate.
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let path = dir.path().join("t.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[sites]]\nhost = \"a.test\"\nupstreams = [\"https://127.0.0.1:8443\"]\nsni = \"a.internal\"\nca_file = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let out = sekisho()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("site a.test: ca_file"), "{err}");
     let out = sekisho()
         .args(["check-config", "--config", "/nonexistent.toml"])
         .output()

@@ -40,27 +40,44 @@ impl Drop for LocalServer {
 
 impl LocalServer {
     pub fn serve(app: axum::Router) -> Self {
+        Self::serve_on(0, app).unwrap()
+    }
+
+    /// Serves on `port` (0: an ephemeral one); fails while the port is taken.
+    pub fn serve_on(port: u16, app: axum::Router) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
-            .build()
-            .unwrap();
+            .build()?;
         // Bound without `block_on`, so a test can start one inside its own runtime.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
         let listener = {
             let _inside = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).unwrap()
+            tokio::net::TcpListener::from_std(listener)?
         };
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self {
+        Ok(Self {
             port,
             runtime: Some(runtime),
-        }
+        })
     }
+}
+
+/// Headers as (lower-case name, value) pairs, in order.
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// An HTTP server that answers every request with a JSON list of its headers.
@@ -77,16 +94,7 @@ impl Upstream {
         let app = axum::Router::new().fallback(any(move |req: Request| {
             let recorded = Arc::clone(&recorded);
             async move {
-                let headers: Vec<(String, String)> = req
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                let headers = header_pairs(req.headers());
                 recorded
                     .lock()
                     .unwrap()

@@ -19,7 +19,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A CA and two server certificates: `a` for 127.0.0.1, `b` for other.test.
-fn test_pki(dir: &Path) {
+pub(crate) fn test_pki(dir: &Path) {
     openssl(
         dir,
         &[

@@ -268,6 +268,9 @@ fn dashboard_and_alerts_use_only_exported_series() {
         "sekisho_request_duration_seconds",
         "sekisho_upstream_duration_seconds",
         "sekisho_upstream_errors_total",
+        "sekisho_upstream_healthy",
+        "sekisho_upstream_retries_total",
+        "sekisho_upstream_ejections_total",
         "sekisho_auth_attempts_total",
         "sekisho_lockouts_total",
         "sekisho_rate_limited_total",
@@ -283,6 +286,7 @@ fn dashboard_and_alerts_use_only_exported_series() {
     for family in [
         "sekisho_requests_total",
         "sekisho_upstream_errors_total",
+        "sekisho_upstream_healthy",
         "sekisho_auth_attempts_total",
         "sekisho_lockouts_total",
         "sekisho_store_operations_total",
