@@ -93,7 +93,11 @@ impl Drop for Running {
 pub fn run_to_end(cmd: &mut Command, stdin: Option<&str>) -> Result<std::process::Output, String> {
     use std::io::Write;
     let mut child = cmd
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -175,7 +179,10 @@ mod tests {
         drop(r);
         assert!(!registry().contains(&pid));
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(stat.is_empty() || stat.contains(" Z "), "still running: {stat}");
+        assert!(
+            stat.is_empty() || stat.contains(" Z "),
+            "still running: {stat}"
+        );
     }
 
     #[test]

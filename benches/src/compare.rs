@@ -105,7 +105,9 @@ pub fn closed_run(t: &Target, o: &Options, upstream: u16) -> Result<Closed, Stri
     let runner = std::thread::spawn(move || spec.run());
     std::thread::sleep(o.duration / 2);
     let established = established_to(upstream);
-    let report = runner.join().map_err(|_| "the wrk thread panicked".to_string())??;
+    let report = runner
+        .join()
+        .map_err(|_| "the wrk thread panicked".to_string())??;
     let cpu1 = tree_cpu_ticks(&t.cpu_pids);
     let up = delta(status0, nginx_status(upstream)?);
     Ok(Closed {
@@ -226,9 +228,21 @@ mod tests {
 
     #[test]
     fn status_deltas_leave_out_the_status_request() {
-        let a = NginxStatus { accepts: 10, requests: 100 };
-        let b = NginxStatus { accepts: 13, requests: 1101 };
-        assert_eq!(delta(a, b), NginxStatus { accepts: 2, requests: 1000 });
+        let a = NginxStatus {
+            accepts: 10,
+            requests: 100,
+        };
+        let b = NginxStatus {
+            accepts: 13,
+            requests: 1101,
+        };
+        assert_eq!(
+            delta(a, b),
+            NginxStatus {
+                accepts: 2,
+                requests: 1000
+            }
+        );
         assert_eq!(delta(b, a), NginxStatus::default());
     }
 }

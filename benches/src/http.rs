@@ -25,7 +25,10 @@ pub fn get_text(port: u16, path: &str, headers: &[String]) -> Result<(u16, Strin
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("no HTTP answer on port {port}: {text}"))?;
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     Ok((status, body))
 }
 
@@ -42,9 +45,13 @@ mod tests {
             let mut buf = [0u8; 1024];
             let n = s.read(&mut buf).unwrap();
             assert!(String::from_utf8_lossy(&buf[..n]).contains("X-Test: 1"));
-            s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n").unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                .unwrap();
         });
-        assert_eq!(get_text(port, "/", &["X-Test: 1".into()]).unwrap(), (204, String::new()));
+        assert_eq!(
+            get_text(port, "/", &["X-Test: 1".into()]).unwrap(),
+            (204, String::new())
+        );
         t.join().unwrap();
     }
 }

@@ -72,7 +72,9 @@ pub fn run(spec: &FixedRate) -> LoadResult {
             }
             Err(_) => {
                 result.errors += 1;
-                result.first_error.get_or_insert("a worker thread panicked".into());
+                result
+                    .first_error
+                    .get_or_insert("a worker thread panicked".into());
             }
         }
     }

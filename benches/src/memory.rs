@@ -37,11 +37,16 @@ pub fn sessions(lab: &Lab, upstream: u16, n: usize) -> Result<SessionsResult, St
     let port = free_port()?;
     let admin = free_port()?;
     let text = crate::sekisho::config(lab, "inprocess", port, admin, &Store::Memory, upstream)
-        .replace("[session]\n", &format!("[session]\nmemory_capacity = {}\n", n + 1000));
+        .replace(
+            "[session]\n",
+            &format!("[session]\nmemory_capacity = {}\n", n + 1000),
+        );
     let settings = sekisho_config::load_str(&text, "in-process.toml", &sekisho_config::ProcessEnv)
         .map_err(|e| e.to_string())?;
-    let app = sekisho_gateway::App::build(settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    let handle = sekisho_gateway::GatewayHandle::spawn(Arc::clone(&app), Vec::new()).map_err(|e| e.to_string())?;
+    let app =
+        sekisho_gateway::App::build(settings, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    let handle = sekisho_gateway::GatewayHandle::spawn(Arc::clone(&app), Vec::new())
+        .map_err(|e| e.to_string())?;
     crate::sekisho::expect_upstream(port, "/bypass", None)?;
     let me = std::process::id();
     // Let start-up work settle before the baseline.
@@ -66,7 +71,14 @@ pub fn sessions(lab: &Lab, upstream: u16, n: usize) -> Result<SessionsResult, St
                 let ip = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
                 let (id, _) = app
                     .sessions
-                    .start_with(who, AuthLevel::Mfa, Some(MfaMethod::Totp), false, Some(ip), Some(USER_AGENT))
+                    .start_with(
+                        who,
+                        AuthLevel::Mfa,
+                        Some(MfaMethod::Totp),
+                        false,
+                        Some(ip),
+                        Some(USER_AGENT),
+                    )
                     .await
                     .map_err(|e| e.to_string())?;
                 last = Some(id);
@@ -103,7 +115,12 @@ pub struct IdleResult {
 /// Opens `n` keep-alive connections to the gateway, one request each (`/bypass`),
 /// then leaves them idle and reads the gateway's RSS.
 pub fn idle_connections(g: &Sekisho, n: usize) -> Result<IdleResult, String> {
-    let pid = g.server.procs.first().map(|p| p.pid()).ok_or("no gateway process")?;
+    let pid = g
+        .server
+        .procs
+        .first()
+        .map(|p| p.pid())
+        .ok_or("no gateway process")?;
     let mut note = None;
     let limit = crate::procfs::open_files_limit().unwrap_or(1024) as usize;
     let n_ok = n.min(limit.saturating_sub(512));
@@ -169,15 +186,29 @@ impl SoakResult {
     pub fn slope_kib_per_min(&self) -> Option<f64> {
         let loaded = &self.samples[1.min(self.samples.len())..];
         let skip = loaded.len() / 5;
-        let pts: Vec<(f64, f64)> = loaded[skip..].iter().map(|(t, r)| (*t / 60.0, *r as f64)).collect();
+        let pts: Vec<(f64, f64)> = loaded[skip..]
+            .iter()
+            .map(|(t, r)| (*t / 60.0, *r as f64))
+            .collect();
         crate::stats::slope(&pts)
     }
 }
 
 /// `two_factor` traffic with wrk for `duration`, sampling the gateway's RSS every
 /// `every`.
-pub fn soak(g: &Sekisho, cpu_pids: &[u32], connections: usize, duration: Duration, every: Duration) -> Result<SoakResult, String> {
-    let pid = g.server.procs.first().map(|p| p.pid()).ok_or("no gateway process")?;
+pub fn soak(
+    g: &Sekisho,
+    cpu_pids: &[u32],
+    connections: usize,
+    duration: Duration,
+    every: Duration,
+) -> Result<SoakResult, String> {
+    let pid = g
+        .server
+        .procs
+        .first()
+        .map(|p| p.pid())
+        .ok_or("no gateway process")?;
     let spec = crate::wrk::WrkSpec {
         url: format!("{}/two", g.base()),
         headers: vec![format!("Cookie: {}", g.mfa_cookie)],
@@ -196,7 +227,9 @@ pub fn soak(g: &Sekisho, cpu_pids: &[u32], connections: usize, duration: Duratio
             samples.push((t, rss_kib(pid).unwrap_or(0)));
         }
     }
-    let report = runner.join().map_err(|_| "the wrk thread panicked".to_string())??;
+    let report = runner
+        .join()
+        .map_err(|_| "the wrk thread panicked".to_string())??;
     let cpu1 = tree_cpu_ticks(cpu_pids);
     Ok(SoakResult {
         samples,
@@ -212,20 +245,29 @@ fn mib(kib: u64) -> String {
 }
 
 /// The memory section (any part may be missing).
-pub fn report(s: Option<&SessionsResult>, idle: Option<&IdleResult>, soak: Option<&SoakResult>) -> String {
+pub fn report(
+    s: Option<&SessionsResult>,
+    idle: Option<&IdleResult>,
+    soak: Option<&SoakResult>,
+) -> String {
     let mut out = String::from("### Memory\n\n");
     let mut rows = Vec::new();
     if let Some(s) = s {
-        let per = (s.rss_after_kib.saturating_sub(s.rss_before_kib) * 1024) as f64 / s.sessions.max(1) as f64;
+        let per = (s.rss_after_kib.saturating_sub(s.rss_before_kib) * 1024) as f64
+            / s.sessions.max(1) as f64;
         rows.push(vec![
-            format!("{} live sessions, memory store (in-process gateway, filled in {:.1} s)", s.sessions, s.fill_secs),
+            format!(
+                "{} live sessions, memory store (in-process gateway, filled in {:.1} s)",
+                s.sessions, s.fill_secs
+            ),
             mib(s.rss_before_kib),
             mib(s.rss_after_kib),
             format!("{per:.0} B per session"),
         ]);
     }
     if let Some(i) = idle {
-        let per = (i.rss_after_kib.saturating_sub(i.rss_before_kib) * 1024) as f64 / i.opened.max(1) as f64;
+        let per = (i.rss_after_kib.saturating_sub(i.rss_before_kib) * 1024) as f64
+            / i.opened.max(1) as f64;
         rows.push(vec![
             format!(
                 "{} idle keep-alive client connections (`sekisho run`; {} ESTABLISHED after 2 s){}",
@@ -239,7 +281,10 @@ pub fn report(s: Option<&SessionsResult>, idle: Option<&IdleResult>, soak: Optio
         ]);
     }
     if !rows.is_empty() {
-        out.push_str(&table(&["what", "RSS before MiB", "RSS after MiB", "cost"], &rows));
+        out.push_str(&table(
+            &["what", "RSS before MiB", "RSS after MiB", "cost"],
+            &rows,
+        ));
     }
     if let Some(k) = soak {
         let rss: Vec<u64> = k.samples.iter().map(|s| s.1).collect();
@@ -250,7 +295,13 @@ pub fn report(s: Option<&SessionsResult>, idle: Option<&IdleResult>, soak: Optio
             k.rps, k.requests, k.errors, k.cpu_us_per_req, duration
         ));
         out.push_str(&table(
-            &["RSS idle before MiB", "first under load MiB", "end MiB", "max MiB", "slope (after the first fifth)"],
+            &[
+                "RSS idle before MiB",
+                "first under load MiB",
+                "end MiB",
+                "max MiB",
+                "slope (after the first fifth)",
+            ],
             &[vec![
                 mib(rss.first().copied().unwrap_or(0)),
                 mib(rss.get(1).copied().unwrap_or(0)),
@@ -282,16 +333,27 @@ mod tests {
             let t = i as f64 * 6.0;
             samples.push((t, if i <= 10 { 1000 + i * 500 } else { 6000 }));
         }
-        let k = SoakResult { samples, ..SoakResult::default() };
+        let k = SoakResult {
+            samples,
+            ..SoakResult::default()
+        };
         let s = k.slope_kib_per_min().unwrap();
         assert!(s.abs() < 1e-9, "{s}");
         let md = report(None, None, Some(&k));
-        assert!(md.contains("| 1.0 | 1.5 | 5.9 | 5.9 | 0.0 KiB/min |"), "{md}");
+        assert!(
+            md.contains("| 1.0 | 1.5 | 5.9 | 5.9 | 0.0 KiB/min |"),
+            "{md}"
+        );
     }
 
     #[test]
     fn per_item_costs() {
-        let s = SessionsResult { sessions: 1000, rss_before_kib: 10_000, rss_after_kib: 10_500, fill_secs: 0.1 };
+        let s = SessionsResult {
+            sessions: 1000,
+            rss_before_kib: 10_000,
+            rss_after_kib: 10_500,
+            fill_secs: 0.1,
+        };
         let md = report(Some(&s), None, None);
         assert!(md.contains("512 B per session"), "{md}");
     }

@@ -47,7 +47,8 @@ pub fn tree(root: u32) -> Vec<u32> {
             continue;
         };
         for task in tasks.flatten() {
-            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
             for c in children.split_whitespace().filter_map(|c| c.parse().ok()) {
                 if seen.insert(c) {
                     out.push(c);
@@ -165,6 +166,9 @@ mod tests {
 
     #[test]
     fn rss_field() {
-        assert_eq!(status_field_kib("Name:\tx\nVmRSS:\t  1234 kB\n", "VmRSS:"), Some(1234));
+        assert_eq!(
+            status_field_kib("Name:\tx\nVmRSS:\t  1234 kB\n", "VmRSS:"),
+            Some(1234)
+        );
     }
 }

@@ -27,7 +27,11 @@ fn times(v: Option<f64>) -> String {
 
 /// A markdown table from a header row and rows.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
     for r in rows {
         out.push_str(&format!("| {} |\n", r.join(" | ")));
     }
@@ -40,8 +44,10 @@ pub fn compare(results: &[TargetResult], o: &Options) -> String {
     let rps = |r: &TargetResult| closed_median(r, |c| c.rps);
     let cpu = |r: &TargetResult| closed_median(r, |c| c.cpu_us_per_req);
     let (bare, auth) = (find(Role::BarePingora), find(Role::NginxAuth));
-    let rel = |r: &TargetResult, base: Option<&TargetResult>, f: &dyn Fn(&TargetResult) -> Option<f64>| {
-        base.and_then(|b| Some(ratio(f(r)?, f(b)?)?))
+    let rel = |r: &TargetResult,
+               base: Option<&TargetResult>,
+               f: &dyn Fn(&TargetResult) -> Option<f64>| {
+        base.and_then(|b| ratio(f(r)?, f(b)?))
     };
     let rows: Vec<Vec<String>> = results
         .iter()
@@ -55,7 +61,11 @@ pub fn compare(results: &[TargetResult], o: &Options) -> String {
             vec![
                 r.target.name.clone(),
                 num(rps(r), 0),
-                if r.closed.is_empty() { "–".into() } else { format!("{lo:.0}–{hi:.0}") },
+                if r.closed.is_empty() {
+                    "–".into()
+                } else {
+                    format!("{lo:.0}–{hi:.0}")
+                },
                 ms(closed_median(r, |c| c.p50_us)),
                 ms(closed_median(r, |c| c.p99_us)),
                 num(cpu(r), 1),
@@ -132,7 +142,16 @@ pub fn compare(results: &[TargetResult], o: &Options) -> String {
             o.rounds
         ));
         out.push_str(&table(
-            &["target", "achieved req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "CPU µs/req", "errors"],
+            &[
+                "target",
+                "achieved req/s",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "max ms",
+                "CPU µs/req",
+                "errors",
+            ],
             &rows,
         ));
         out.push_str(
@@ -144,7 +163,13 @@ pub fn compare(results: &[TargetResult], o: &Options) -> String {
             let added: Vec<String> = results
                 .iter()
                 .filter(|r| r.target.name.starts_with("Sekisho"))
-                .filter_map(|r| Some(format!("{}: {:+.3} ms", r.target.name, (p99(r)? - p99(b)?) / 1e3)))
+                .filter_map(|r| {
+                    Some(format!(
+                        "{}: {:+.3} ms",
+                        r.target.name,
+                        (p99(r)? - p99(b)?) / 1e3
+                    ))
+                })
                 .collect();
             if !added.is_empty() {
                 out.push_str(&format!(
@@ -175,7 +200,10 @@ pub fn machine() -> String {
     format!(
         "{cores} cores ({cpu}), Linux {}, load average at start {}",
         kernel.trim(),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     )
 }
 
@@ -195,11 +223,32 @@ mod tests {
                 role,
             },
             closed: vec![
-                Closed { rps, cpu_us_per_req: cpu, requests: 10, upstream_requests: 10, ..Closed::default() },
-                Closed { rps: rps * 2.0, cpu_us_per_req: cpu, requests: 10, upstream_requests: 10, ..Closed::default() },
-                Closed { rps: rps / 2.0, cpu_us_per_req: cpu, requests: 10, upstream_requests: 10, ..Closed::default() },
+                Closed {
+                    rps,
+                    cpu_us_per_req: cpu,
+                    requests: 10,
+                    upstream_requests: 10,
+                    ..Closed::default()
+                },
+                Closed {
+                    rps: rps * 2.0,
+                    cpu_us_per_req: cpu,
+                    requests: 10,
+                    upstream_requests: 10,
+                    ..Closed::default()
+                },
+                Closed {
+                    rps: rps / 2.0,
+                    cpu_us_per_req: cpu,
+                    requests: 10,
+                    upstream_requests: 10,
+                    ..Closed::default()
+                },
             ],
-            fixed: vec![Fixed { p99_us: 500.0, ..Fixed::default() }],
+            fixed: vec![Fixed {
+                p99_us: 500.0,
+                ..Fixed::default()
+            }],
         }
     }
 
@@ -210,12 +259,18 @@ mod tests {
             result("nginx + auth_request", Role::NginxAuth, 10_000.0, 80.0),
             result("Sekisho memory two_factor", Role::Other, 18_000.0, 60.0),
         ];
-        let o = Options { rounds: 3, rate: 2000, ..Options::default() };
+        let o = Options {
+            rounds: 3,
+            rate: 2000,
+            ..Options::default()
+        };
         let md = compare(&results, &o);
         let line = md.lines().find(|l| l.starts_with("| Sekisho")).unwrap();
         assert!(line.contains("| 18000 | 9000–36000 |"), "{line}");
         assert!(line.contains("| 0.90× | 1.20× | 1.80× | 0.75× |"), "{line}");
-        assert!(md.contains("p99 added over bare Pingora at 2000 req/s: Sekisho memory two_factor: +0.000 ms"));
+        assert!(md.contains(
+            "p99 added over bare Pingora at 2000 req/s: Sekisho memory two_factor: +0.000 ms"
+        ));
     }
 
     #[test]

@@ -37,7 +37,14 @@ impl Sekisho {
     }
 }
 
-pub(crate) fn config(lab: &Lab, name: &str, port: u16, admin: u16, store: &Store, upstream: u16) -> String {
+pub(crate) fn config(
+    lab: &Lab,
+    name: &str,
+    port: u16,
+    admin: u16,
+    store: &Store,
+    upstream: u16,
+) -> String {
     let store = match store {
         Store::Memory => "store = \"memory\"".to_string(),
         Store::Redis(url) => format!("store = \"{url}\"\nkey_prefix = \"bench:\""),
@@ -106,29 +113,58 @@ impl Lab {
     }
 
     /// Writes the configuration and creates the two users with the CLI.
-    pub fn sekisho_setup(&self, name: &str, store: &Store, upstream: u16) -> Result<(PathBuf, u16), String> {
+    pub fn sekisho_setup(
+        &self,
+        name: &str,
+        store: &Store,
+        upstream: u16,
+    ) -> Result<(PathBuf, u16), String> {
         let bin = self.sekisho_bin();
         if !bin.is_file() {
-            return Err(format!("{} is missing: cargo build --release -p sekisho-gateway", bin.display()));
+            return Err(format!(
+                "{} is missing: cargo build --release -p sekisho-gateway",
+                bin.display()
+            ));
         }
         let port = free_port()?;
         let admin = free_port()?;
         let path = self.dir.join(format!("{name}.toml"));
-        std::fs::write(&path, config(self, name, port, admin, store, upstream)).map_err(|e| e.to_string())?;
-        let check = run_to_end(Command::new(&bin).arg("check-config").arg("--config").arg(&path), None)?;
+        std::fs::write(&path, config(self, name, port, admin, store, upstream))
+            .map_err(|e| e.to_string())?;
+        let check = run_to_end(
+            Command::new(&bin)
+                .arg("check-config")
+                .arg("--config")
+                .arg(&path),
+            None,
+        )?;
         if !check.status.success() {
-            return Err(format!("check-config: {}", String::from_utf8_lossy(&check.stderr)));
+            return Err(format!(
+                "check-config: {}",
+                String::from_utf8_lossy(&check.stderr)
+            ));
         }
         for (email, name) in [(PLAIN_USER, "Plain User"), (MFA_USER, "山田 多要素")] {
             let out = run_to_end(
                 Command::new(&bin)
                     .args(["user", "add", "--config"])
                     .arg(&path)
-                    .args(["--email", email, "--name", name, "--groups", "staff", "--password-stdin"]),
+                    .args([
+                        "--email",
+                        email,
+                        "--name",
+                        name,
+                        "--groups",
+                        "staff",
+                        "--password-stdin",
+                    ]),
                 Some(&format!("{PASSWORD}\n")),
             )?;
             if !out.status.success() {
-                return Err(format!("sekisho user add {email}: {}", String::from_utf8_lossy(&out.stderr)));
+                return Err(format!(
+                    "sekisho user add {email}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
         }
         Ok((path, port))
@@ -172,7 +208,8 @@ impl Lab {
         expect_upstream(port, "/bypass", None)?;
         expect_upstream(port, "/one", Some(&g.plain_cookie))?;
         expect_upstream(port, "/two", Some(&g.mfa_cookie))?;
-        let (status, _) = crate::http::get_text(port, "/two", &[format!("Cookie: {}", g.plain_cookie)])?;
+        let (status, _) =
+            crate::http::get_text(port, "/two", &[format!("Cookie: {}", g.plain_cookie)])?;
         if status == 200 {
             return Err("a password-only session passed the two_factor rule".into());
         }
@@ -204,7 +241,12 @@ pub struct Jar(BTreeMap<String, String>);
 
 impl Jar {
     fn take(&mut self, resp: &reqwest::Response) {
-        for v in resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+        for v in resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
             let pair = v.split(';').next().unwrap_or("");
             if let Some((k, val)) = pair.split_once('=') {
                 if val.is_empty() {
@@ -217,7 +259,11 @@ impl Jar {
     }
 
     pub fn header(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Only the session cookie, as `name=value`.
@@ -240,7 +286,13 @@ fn err(e: reqwest::Error) -> String {
 
 /// Loads the sign-in form (CSRF cookie and token) and posts it; a session cookie
 /// must come back with a 303.
-pub async fn sign_in(c: &reqwest::Client, base: &str, email: &str, password: &str, rd: &str) -> Result<Jar, String> {
+pub async fn sign_in(
+    c: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+    rd: &str,
+) -> Result<Jar, String> {
     let mut jar = Jar::default();
     let page = c
         .get(format!("{base}/_sekisho/login"))
@@ -250,19 +302,28 @@ pub async fn sign_in(c: &reqwest::Client, base: &str, email: &str, password: &st
         .map_err(err)?;
     jar.take(&page);
     let body = page.text().await.map_err(err)?;
-    let token = scrape(&body, "name=\"csrf\" value=\"").ok_or("the sign-in form has no CSRF token")?;
+    let token =
+        scrape(&body, "name=\"csrf\" value=\"").ok_or("the sign-in form has no CSRF token")?;
     let resp = c
         .post(format!("{base}/_sekisho/login"))
         .header("origin", base)
         .header("accept", "text/html")
         .header("cookie", jar.header())
-        .form(&[("csrf", token), ("email", email), ("password", password), ("rd", rd)])
+        .form(&[
+            ("csrf", token),
+            ("email", email),
+            ("password", password),
+            ("rd", rd),
+        ])
         .send()
         .await
         .map_err(err)?;
     jar.take(&resp);
     if resp.status() != reqwest::StatusCode::SEE_OTHER || jar.session_header().is_empty() {
-        return Err(format!("sign-in of {email} answered {} without a session", resp.status()));
+        return Err(format!(
+            "sign-in of {email} answered {} without a session",
+            resp.status()
+        ));
     }
     Ok(jar)
 }
@@ -339,8 +400,12 @@ mod tests {
         };
         for store in [Store::Memory, Store::Redis("redis://127.0.0.1:1/0".into())] {
             let text = config(&lab, "t", 1000, 1001, &store, 1002);
-            let s = sekisho_config::load_str(&text, "bench.toml", &std::collections::HashMap::<String, String>::new())
-                .unwrap();
+            let s = sekisho_config::load_str(
+                &text,
+                "bench.toml",
+                &std::collections::HashMap::<String, String>::new(),
+            )
+            .unwrap();
             assert_eq!(s.server.threads, 1);
             assert_eq!(s.sites.len(), 1);
         }

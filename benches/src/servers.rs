@@ -68,7 +68,10 @@ impl Server {
                 }
             }
             if Instant::now() > deadline {
-                return Err(format!("{} did not listen on {} within 15 s", self.name, self.port));
+                return Err(format!(
+                    "{} did not listen on {} within 15 s",
+                    self.name, self.port
+                ));
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -181,7 +184,10 @@ impl Lab {
     pub fn bare_pingora(&self, upstream: u16) -> Result<Server, String> {
         let bin = self.bin_dir.join("bare-pingora");
         if !bin.is_file() {
-            return Err(format!("{} is missing: build it with cargo build --release -p sekisho-benches", bin.display()));
+            return Err(format!(
+                "{} is missing: build it with cargo build --release -p sekisho-benches",
+                bin.display()
+            ));
         }
         let port = free_port()?;
         let mut cmd = Command::new(bin);
@@ -246,7 +252,11 @@ impl Lab {
              entryPoints:\n  web:\n    address: \"127.0.0.1:{port}\"\n\
              providers:\n  file:\n    filename: \"{}\"\nlog:\n  level: ERROR\n{}",
             dynamic.display(),
-            if self.access_log { "accessLog: {}\n" } else { "" }
+            if self.access_log {
+                "accessLog: {}\n"
+            } else {
+                ""
+            }
         );
         std::fs::write(&file, s).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(traefik);
@@ -263,12 +273,22 @@ impl Lab {
 
     /// A private `redis-server` that keeps nothing on disk.
     pub fn redis(&self) -> Result<Server, String> {
-        let redis = which("redis-server").ok_or("redis-server is not installed (scripts/install-deps.sh)")?;
+        let redis = which("redis-server")
+            .ok_or("redis-server is not installed (scripts/install-deps.sh)")?;
         let port = free_port()?;
         let mut cmd = Command::new(redis);
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(&self.dir);
         let mut s = Server {
             name: "redis".into(),
             port,
@@ -294,7 +314,10 @@ pub fn nginx_status(port: u16) -> Result<NginxStatus, String> {
 
 fn parse_stub_status(text: &str) -> Option<NginxStatus> {
     let line = text.lines().skip_while(|l| !l.contains("accepts")).nth(1)?;
-    let n: Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     Some(NginxStatus {
         accepts: *n.first()?,
         requests: *n.get(2)?,
@@ -308,7 +331,13 @@ mod tests {
     #[test]
     fn stub_status() {
         let t = "Active connections: 2 \nserver accepts handled requests\n 16 16 31 \nReading: 0 Writing: 1 Waiting: 1 \n";
-        assert_eq!(parse_stub_status(t), Some(NginxStatus { accepts: 16, requests: 31 }));
+        assert_eq!(
+            parse_stub_status(t),
+            Some(NginxStatus {
+                accepts: 16,
+                requests: 31
+            })
+        );
         assert_eq!(parse_stub_status("nope"), None);
     }
 

@@ -68,7 +68,9 @@ pub fn run(name: &str, g: &Sekisho, cpu_pids: &[u32], o: &Options) -> Result<Sto
     let cpu2 = tree_cpu_ticks(cpu_pids);
     let stormy = loadgen::run(&spec);
     let cpu3 = tree_cpu_ticks(cpu_pids);
-    let (sign_in_latency, first_failure) = storm.join().map_err(|_| "the storm thread panicked".to_string())??;
+    let (sign_in_latency, first_failure) = storm
+        .join()
+        .map_err(|_| "the storm thread panicked".to_string())??;
     let r = StormResult {
         name: name.to_string(),
         cpu_us_quiet: ticks_to_us(cpu1.saturating_sub(cpu0)) / quiet.ok.max(1) as f64,
@@ -154,7 +156,10 @@ pub fn report(results: &[StormResult], o: &Options) -> String {
                 ms(&r.stormy.latency, 50.0),
                 ms(&r.stormy.latency, 99.0),
                 ms(&r.stormy.latency, 99.9),
-                format!("{x:.2}× ({})", if x <= 2.0 { "within 2×" } else { "OVER 2×" }),
+                format!(
+                    "{x:.2}× ({})",
+                    if x <= 2.0 { "within 2×" } else { "OVER 2×" }
+                ),
                 format!(
                     "{:.1}",
                     r.sign_ins_ok as f64 / o.duration.as_secs_f64().max(1e-9)

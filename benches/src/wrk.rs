@@ -150,7 +150,15 @@ Transfer/sec:      3.00MB
             .collect();
         assert_eq!(
             args,
-            ["-t1", "-c32", "-d10s", "--latency", "-H", "Cookie: s=1", "http://127.0.0.1:1/x"]
+            [
+                "-t1",
+                "-c32",
+                "-d10s",
+                "--latency",
+                "-H",
+                "Cookie: s=1",
+                "http://127.0.0.1:1/x"
+            ]
         );
     }
 }

@@ -21,11 +21,19 @@ pub fn bench(c: &mut Criterion) {
         ("session_first_of_6", format!("{SESSION}; {site}")),
         ("no_session_5", site.to_string()),
     ];
-    let own = ["sekisho_session", "sekisho_csrf", "sekisho_browser", "sekisho_lang"];
+    let own = [
+        "sekisho_session",
+        "sekisho_csrf",
+        "sekisho_browser",
+        "sekisho_lang",
+    ];
     let mut g = c.benchmark_group("cookies");
     for (name, value) in &cases {
         let h = headers(value);
-        assert_eq!(cookies::find(&h, "sekisho_session").is_some(), value.contains(SESSION));
+        assert_eq!(
+            cookies::find(&h, "sekisho_session").is_some(),
+            value.contains(SESSION)
+        );
         g.bench_with_input(BenchmarkId::new("find_session", name), &h, |b, h| {
             b.iter(|| cookies::find(black_box(h), "sekisho_session").map(str::len))
         });

@@ -64,7 +64,10 @@ pub fn bench(c: &mut Criterion) {
         ids.strip(&mut check);
         ids.insert(&mut check, &s).unwrap();
         assert_eq!(check.headers.get_all("remote-user").iter().count(), 1);
-        assert_eq!(check.headers.get("remote-user").unwrap(), "taro.yamada@example.com");
+        assert_eq!(
+            check.headers.get("remote-user").unwrap(),
+            "taro.yamada@example.com"
+        );
         g.bench_function(format!("strip_insert/{name}"), |b| {
             b.iter_batched_ref(
                 || req.clone(),

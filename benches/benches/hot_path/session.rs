@@ -83,14 +83,18 @@ pub fn bench(c: &mut Criterion) {
                 .parse()
                 .unwrap(),
         );
-        g.bench_with_input(BenchmarkId::new("cookie_to_session", n), &headers, |b, h| {
-            b.iter(|| {
-                let key = sekisho_login_ui::cookies::find(black_box(h), "sekisho_session")
-                    .and_then(SessionKey::from_cookie)
-                    .unwrap();
-                ready(service.resolve(&key)).unwrap().is_some()
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("cookie_to_session", n),
+            &headers,
+            |b, h| {
+                b.iter(|| {
+                    let key = sekisho_login_ui::cookies::find(black_box(h), "sekisho_session")
+                        .and_then(SessionKey::from_cookie)
+                        .unwrap();
+                    ready(service.resolve(&key)).unwrap().is_some()
+                })
+            },
+        );
     }
     g.finish();
 }

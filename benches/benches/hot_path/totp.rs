@@ -16,10 +16,20 @@ pub fn bench(c: &mut Criterion) {
         .find(|c| verify_totp(&secret, c, now, &p) == TotpCheck::Invalid)
         .unwrap()
         .to_string();
-    assert!(matches!(verify_totp(&secret, &current, now, &p), TotpCheck::Valid { .. }));
-    assert!(matches!(verify_totp(&secret, &late, now, &p), TotpCheck::Valid { .. }));
+    assert!(matches!(
+        verify_totp(&secret, &current, now, &p),
+        TotpCheck::Valid { .. }
+    ));
+    assert!(matches!(
+        verify_totp(&secret, &late, now, &p),
+        TotpCheck::Valid { .. }
+    ));
     let mut g = c.benchmark_group("totp_verify");
-    for (name, code) in [("current", &current), ("one_step_late", &late), ("wrong_full_window", &wrong)] {
+    for (name, code) in [
+        ("current", &current),
+        ("one_step_late", &late),
+        ("wrong_full_window", &wrong),
+    ] {
         g.bench_with_input(BenchmarkId::from_parameter(name), code, |b, code| {
             b.iter(|| verify_totp(black_box(&secret), black_box(code), now, &p))
         });

@@ -29,7 +29,10 @@ enum Mode {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "sekisho-bench", about = "Sekisho side by side with bare Pingora, nginx, Caddy and Traefik")]
+#[command(
+    name = "sekisho-bench",
+    about = "Sekisho side by side with bare Pingora, nginx, Caddy and Traefik"
+)]
 struct Args {
     /// What to run.
     #[arg(value_enum, default_values_t = [Mode::Compare])]
@@ -111,7 +114,14 @@ struct Fleet {
     _gateways: Vec<Sekisho>,
 }
 
-fn target(name: &str, s: &Server, path: &str, cookie: Option<&str>, pids: Vec<u32>, role: Role) -> Target {
+fn target(
+    name: &str,
+    s: &Server,
+    path: &str,
+    cookie: Option<&str>,
+    pids: Vec<u32>,
+    role: Role,
+) -> Target {
     Target {
         name: name.into(),
         port: s.port,
@@ -130,19 +140,47 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
     let mut notes = Vec::new();
     let mut servers = Vec::new();
     let bare = lab.bare_pingora(up)?;
-    targets.push(target("bare Pingora", &bare, "/", None, bare.pids(), Role::BarePingora));
+    targets.push(target(
+        "bare Pingora",
+        &bare,
+        "/",
+        None,
+        bare.pids(),
+        Role::BarePingora,
+    ));
     servers.push(bare);
     let nginx = lab.nginx_proxy(up)?;
-    targets.push(target("nginx proxy", &nginx, "/", None, nginx.pids(), Role::Other));
+    targets.push(target(
+        "nginx proxy",
+        &nginx,
+        "/",
+        None,
+        nginx.pids(),
+        Role::Other,
+    ));
     servers.push(nginx);
     let nginx_auth = lab.nginx_auth_request(up, auth.port)?;
     let pids = [nginx_auth.pids(), auth.pids()].concat();
-    targets.push(target("nginx + auth_request", &nginx_auth, "/", None, pids, Role::NginxAuth));
+    targets.push(target(
+        "nginx + auth_request",
+        &nginx_auth,
+        "/",
+        None,
+        pids,
+        Role::NginxAuth,
+    ));
     servers.push(nginx_auth);
     match lab.caddy(up, auth.port)? {
         Some(c) => {
             let pids = [c.pids(), auth.pids()].concat();
-            targets.push(target("Caddy forward_auth", &c, "/", None, pids, Role::Other));
+            targets.push(target(
+                "Caddy forward_auth",
+                &c,
+                "/",
+                None,
+                pids,
+                Role::Other,
+            ));
             servers.push(c);
         }
         None => notes.push("Caddy skipped: no `caddy` binary (Debian package `caddy`).".into()),
@@ -150,7 +188,14 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
     match lab.traefik(up, auth.port)? {
         Some(t) => {
             let pids = [t.pids(), auth.pids()].concat();
-            targets.push(target("Traefik forwardAuth", &t, "/", None, pids, Role::Other));
+            targets.push(target(
+                "Traefik forwardAuth",
+                &t,
+                "/",
+                None,
+                pids,
+                Role::Other,
+            ));
             servers.push(t);
         }
         None => notes.push("Traefik skipped: no `traefik` binary on PATH.".into()),
@@ -159,7 +204,11 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
     let mut gateways = Vec::new();
     for (label, store, extra) in [
         ("memory", Store::Memory, vec![]),
-        ("Redis", Store::Redis(format!("redis://127.0.0.1:{}/0", redis.port)), redis.pids()),
+        (
+            "Redis",
+            Store::Redis(format!("redis://127.0.0.1:{}/0", redis.port)),
+            redis.pids(),
+        ),
     ] {
         eprintln!("starting Sekisho ({label} store), creating users, signing in");
         let g = lab.sekisho(&format!("sekisho-{}", label.to_lowercase()), &store, up)?;
@@ -170,7 +219,14 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
             ("two_factor", "/two", Some(g.mfa_cookie.as_str())),
         ] {
             let name = format!("Sekisho {label} {route}");
-            targets.push(target(&name, &g.server, path, cookie, pids.clone(), Role::Other));
+            targets.push(target(
+                &name,
+                &g.server,
+                path,
+                cookie,
+                pids.clone(),
+                Role::Other,
+            ));
         }
         gateways.push(g);
     }
@@ -189,8 +245,9 @@ fn run_compare(lab: &Lab, a: &Args) -> Result<String, String> {
     let mut f = fleet(lab)?;
     if !a.only.is_empty() {
         let wanted: Vec<String> = a.only.iter().map(|o| o.to_lowercase()).collect();
-        f.targets
-            .retain(|t| t.role != Role::Other || wanted.iter().any(|w| t.name.to_lowercase().contains(w)));
+        f.targets.retain(|t| {
+            t.role != Role::Other || wanted.iter().any(|w| t.name.to_lowercase().contains(w))
+        });
     }
     let o = compare::Options {
         duration: Duration::from_secs(a.duration),
@@ -222,9 +279,16 @@ fn run_storm(lab: &Lab, a: &Args) -> Result<String, String> {
     let mut results = Vec::new();
     for (label, store, extra) in [
         ("Sekisho memory", Store::Memory, vec![]),
-        ("Sekisho Redis", Store::Redis(format!("redis://127.0.0.1:{}/0", redis.port)), redis.pids()),
+        (
+            "Sekisho Redis",
+            Store::Redis(format!("redis://127.0.0.1:{}/0", redis.port)),
+            redis.pids(),
+        ),
     ] {
-        let name = format!("storm-{}", label.split(' ').nth(1).unwrap_or("x").to_lowercase());
+        let name = format!(
+            "storm-{}",
+            label.split(' ').nth(1).unwrap_or("x").to_lowercase()
+        );
         let g = lab.sekisho(&name, &store, upstream.port)?;
         let pids = [g.server.pids(), extra].concat();
         results.push(storm::run(label, &g, &pids, &o)?);
@@ -253,7 +317,11 @@ fn run_memory(lab: &Lab, a: &Args, soak: bool) -> Result<String, String> {
         eprintln!("memory: {} idle keep-alive connections", a.idle_connections);
         idle = Some(memory::idle_connections(&g, a.idle_connections)?);
     }
-    Ok(memory::report(sessions.as_ref(), idle.as_ref(), soaked.as_ref()))
+    Ok(memory::report(
+        sessions.as_ref(),
+        idle.as_ref(),
+        soaked.as_ref(),
+    ))
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,19 @@ use super::*;
 
 #[test]
 fn buckets_are_contiguous_and_ordered() {
-    for v in [0u64, 1, 255, 256, 257, 511, 512, 1000, 123_456_789, u64::MAX / 3, u64::MAX] {
+    for v in [
+        0u64,
+        1,
+        255,
+        256,
+        257,
+        511,
+        512,
+        1000,
+        123_456_789,
+        u64::MAX / 3,
+        u64::MAX,
+    ] {
         let i = index(v);
         assert!(i < BUCKETS, "{v} -> {i}");
         assert!(upper(i) >= v, "{v} above its bucket's edge {}", upper(i));
