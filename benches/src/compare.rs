@@ -55,7 +55,8 @@ pub struct Closed {
     /// Requests the upstream served during the run (a proxy answering by itself
     /// would show fewer than wrk counted).
     pub upstream_requests: u64,
-    /// ESTABLISHED connections to the upstream port half-way through the run.
+    /// ESTABLISHED connections from the target's processes to the upstream port
+    /// half-way through the run.
     pub upstream_established: usize,
 }
 
@@ -104,7 +105,7 @@ pub fn closed_run(t: &Target, o: &Options, upstream: u16) -> Result<Closed, Stri
     let cpu0 = tree_cpu_ticks(&t.cpu_pids);
     let runner = std::thread::spawn(move || spec.run());
     std::thread::sleep(o.duration / 2);
-    let established = established_to(upstream);
+    let established = established_to(upstream, Some(&t.cpu_pids));
     let report = runner
         .join()
         .map_err(|_| "the wrk thread panicked".to_string())??;

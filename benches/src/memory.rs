@@ -157,7 +157,8 @@ pub fn idle_connections(g: &Sekisho, n: usize) -> Result<IdleResult, String> {
     }
     std::thread::sleep(Duration::from_secs(2));
     let after = rss_kib(pid).unwrap_or(0);
-    let still_open = established_to(g.server.port);
+    let me = [std::process::id()];
+    let still_open = established_to(g.server.port, Some(&me));
     let r = IdleResult {
         wanted: n,
         opened: conns.len(),

@@ -101,24 +101,49 @@ pub fn open_files_limit() -> Option<u64> {
 }
 
 /// ESTABLISHED TCP connections whose remote end is loopback port `port`: the client
-/// sides of connections to a server listening there.
-pub fn established_to(port: u16) -> usize {
+/// sides of connections to a server listening there. With `owners`, only sockets
+/// held by those processes (and their descendants) count: other proxies keep idle
+/// pooled connections to the same upstream.
+pub fn established_to(port: u16, owners: Option<&[u32]>) -> usize {
+    let inodes = owners.map(socket_inodes);
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
-        .map(|t| count_established(&t, port))
+        .map(|t| count_established(&t, port, inodes.as_ref()))
         .sum()
 }
 
-fn count_established(table: &str, port: u16) -> usize {
+/// Inodes of the sockets open in the processes `roots` and their descendants.
+pub fn socket_inodes(roots: &[u32]) -> HashSet<u64> {
+    roots
+        .iter()
+        .flat_map(|r| tree(*r))
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
+        .flat_map(|fds| fds.flatten())
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let t = target.to_string_lossy().into_owned();
+            t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+fn count_established(table: &str, port: u16, inodes: Option<&HashSet<u64>>) -> usize {
     let want = format!(":{port:04X}");
     table
         .lines()
         .skip(1)
         .filter(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            // sl local_address rem_address st ...; st 01 is ESTABLISHED.
-            f.get(3) == Some(&"01") && f.get(2).is_some_and(|r| r.ends_with(&want))
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode;
+            // st 01 is ESTABLISHED.
+            f.get(3) == Some(&"01")
+                && f.get(2).is_some_and(|r| r.ends_with(&want))
+                && inodes.is_none_or(|set| {
+                    f.get(9)
+                        .and_then(|i| i.parse::<u64>().ok())
+                        .is_some_and(|i| set.contains(&i))
+                })
         })
         .count()
 }
@@ -145,23 +170,30 @@ mod tests {
 
     #[test]
     fn counts_connections_by_remote_port() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n\
-           0: 0100007F:1F90 0100007F:C350 01 00000000:00000000\n\
-           1: 0100007F:C350 0100007F:1F90 01 00000000:00000000\n\
-           2: 0100007F:C351 0100007F:1F90 06 00000000:00000000\n\
-           3: 0100007F:0050 00000000:0000 0A 00000000:00000000\n";
-        assert_eq!(count_established(table, 8080), 1);
-        assert_eq!(count_established(table, 80), 0);
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n\
+           0: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000 0 0 111\n\
+           1: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 222\n\
+           1: 0100007F:C352 0100007F:1F90 01 00000000:00000000 00:00000000 00000000 0 0 333\n\
+           2: 0100007F:C351 0100007F:1F90 06 00000000:00000000 00:00000000 00000000 0 0 0\n\
+           3: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 444\n";
+        assert_eq!(count_established(table, 8080, None), 2);
+        assert_eq!(
+            count_established(table, 8080, Some(&HashSet::from([333]))),
+            1
+        );
+        assert_eq!(count_established(table, 80, None), 0);
     }
 
     #[test]
     fn a_real_connection_is_counted() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let before = established_to(port);
+        let me = [std::process::id()];
+        assert_eq!(established_to(port, Some(&me)), 0);
         let _client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         let _server = listener.accept().unwrap();
-        assert_eq!(established_to(port), before + 1);
+        assert_eq!(established_to(port, Some(&me)), 1);
+        assert_eq!(established_to(port, Some(&[])), 0);
     }
 
     #[test]

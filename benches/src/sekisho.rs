@@ -145,29 +145,40 @@ impl Lab {
             ));
         }
         for (email, name) in [(PLAIN_USER, "Plain User"), (MFA_USER, "山田 多要素")] {
-            let out = run_to_end(
-                Command::new(&bin)
-                    .args(["user", "add", "--config"])
-                    .arg(&path)
-                    .args([
-                        "--email",
-                        email,
-                        "--name",
-                        name,
-                        "--groups",
-                        "staff",
-                        "--password-stdin",
-                    ]),
-                Some(&format!("{PASSWORD}\n")),
-            )?;
-            if !out.status.success() {
-                return Err(format!(
-                    "sekisho user add {email}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
+            self.user_add(&path, email, name)?;
         }
         Ok((path, port))
+    }
+
+    /// `sekisho user add` with [`PASSWORD`] on stdin, in group `staff`.
+    pub fn user_add(
+        &self,
+        config: &std::path::Path,
+        email: &str,
+        name: &str,
+    ) -> Result<(), String> {
+        let out = run_to_end(
+            Command::new(self.sekisho_bin())
+                .args(["user", "add", "--config"])
+                .arg(config)
+                .args([
+                    "--email",
+                    email,
+                    "--name",
+                    name,
+                    "--groups",
+                    "staff",
+                    "--password-stdin",
+                ]),
+            Some(&format!("{PASSWORD}\n")),
+        )?;
+        if !out.status.success() {
+            return Err(format!(
+                "sekisho user add {email}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
     }
 
     /// Starts `sekisho run` on a configuration made by [`Self::sekisho_setup`].

@@ -7,7 +7,8 @@ use crate::histogram::Histogram;
 use crate::loadgen::{self, FixedRate, LoadResult};
 use crate::procfs::{ticks_to_us, tree_cpu_ticks};
 use crate::report::{num, table};
-use crate::sekisho::{client, sign_in, Sekisho, PASSWORD, PLAIN_USER};
+use crate::sekisho::{client, sign_in, Sekisho, PASSWORD};
+use crate::servers::Lab;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,14 @@ pub struct Options {
     pub traffic_rate: u64,
     pub duration: Duration,
     pub connections: usize,
+    /// Distinct accounts signing in, taken in turn. One account signed in many times
+    /// at once from one address would trip the lockout's per-pair attempt budget
+    /// (more than 5 concurrent attempts are refused as parallel guesses).
+    pub users: usize,
+}
+
+fn storm_user(i: usize) -> String {
+    format!("storm{i}@bench.test")
 }
 
 #[derive(Debug)]
@@ -46,7 +55,17 @@ fn traffic(g: &Sekisho, o: &Options) -> FixedRate {
 }
 
 /// Quiet run, then the same traffic with the storm; `cpu_pids` are charged for CPU.
-pub fn run(name: &str, g: &Sekisho, cpu_pids: &[u32], o: &Options) -> Result<StormResult, String> {
+pub fn run(
+    lab: &Lab,
+    name: &str,
+    g: &Sekisho,
+    cpu_pids: &[u32],
+    o: &Options,
+) -> Result<StormResult, String> {
+    eprintln!("storm {name}: creating {} users", o.users);
+    for i in 0..o.users.max(1) {
+        lab.user_add(&g.config, &storm_user(i), &format!("Storm User {i}"))?;
+    }
     let spec = traffic(g, o);
     let cpu0 = tree_cpu_ticks(cpu_pids);
     let quiet = loadgen::run(&spec);
@@ -112,9 +131,10 @@ fn sign_in_storm(
         while Instant::now() < end {
             tick.tick().await;
             let (c, base) = (c.clone(), base.to_string());
+            let user = storm_user(tasks.len() % o.users.max(1));
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
-                let r = sign_in(&c, &base, PLAIN_USER, PASSWORD, "/one").await;
+                let r = sign_in(&c, &base, &user, PASSWORD, "/one").await;
                 (t0.elapsed(), r.map(|_| ()))
             }));
         }
@@ -200,7 +220,7 @@ pub fn report(results: &[StormResult], o: &Options) -> String {
         &rows,
     ));
     out.push_str(
-        "\nEach sign-in loads the form (CSRF cookie + token) and posts it; the gateway checks \
+        "\nEach sign-in loads the form (CSRF cookie + token) and posts it (accounts in turn); the gateway checks \
          the argon2id hash on its password pool and creates a session. CPU per proxied request \
          under the storm includes the sign-ins' CPU.\n",
     );

@@ -74,6 +74,9 @@ struct Args {
     /// Seconds of each storm phase (quiet, stormy).
     #[arg(long, default_value_t = 20)]
     storm_duration: u64,
+    /// Accounts the storm signs in, in turn (made with `sekisho user add`).
+    #[arg(long, default_value_t = 50)]
+    storm_users: usize,
     /// Sessions for the memory measurement.
     #[arg(long, default_value_t = 100_000)]
     sessions: usize,
@@ -275,6 +278,7 @@ fn run_storm(lab: &Lab, a: &Args) -> Result<String, String> {
         traffic_rate: a.storm_rate,
         duration: Duration::from_secs(a.storm_duration),
         connections: a.fixed_connections.max(1),
+        users: a.storm_users.max(1),
     };
     let mut results = Vec::new();
     for (label, store, extra) in [
@@ -291,7 +295,7 @@ fn run_storm(lab: &Lab, a: &Args) -> Result<String, String> {
         );
         let g = lab.sekisho(&name, &store, upstream.port)?;
         let pids = [g.server.pids(), extra].concat();
-        results.push(storm::run(label, &g, &pids, &o)?);
+        results.push(storm::run(lab, label, &g, &pids, &o)?);
     }
     Ok(storm::report(&results, &o))
 }
@@ -303,7 +307,8 @@ fn run_memory(lab: &Lab, a: &Args, soak: bool) -> Result<String, String> {
         eprintln!("memory: {} sessions in an in-process gateway", a.sessions);
         sessions = Some(memory::sessions(lab, upstream.port, a.sessions)?);
     }
-    let g = lab.sekisho("sekisho-memory-rss", &Store::Memory, upstream.port)?;
+    let name = if soak { "sekisho-soak" } else { "sekisho-idle" };
+    let g = lab.sekisho(name, &Store::Memory, upstream.port)?;
     if soak {
         eprintln!("soak: {} s of two_factor traffic", a.soak);
         soaked = Some(memory::soak(
