@@ -213,7 +213,7 @@ impl Lab {
         let log = if self.access_log { "\n  log" } else { "" };
         let file = self.dir.join("Caddyfile");
         let conf = format!(
-            "{{\n  admin off\n  auto_https off\n  persist_config off\n}}\n\
+            "{{\n  admin off\n  auto_https off\n}}\n\
              http://127.0.0.1:{port} {{{log}\n  forward_auth 127.0.0.1:{auth} {{\n    uri /check\n  }}\n  reverse_proxy 127.0.0.1:{upstream}\n}}\n"
         );
         std::fs::write(&file, conf).map_err(|e| e.to_string())?;

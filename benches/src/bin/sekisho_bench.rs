@@ -135,6 +135,13 @@ fn target(
     }
 }
 
+/// The last line of an error (a failed start ends with the server's own message).
+fn last_line(e: &str) -> &str {
+    e.lines().last().unwrap_or(e)
+}
+
+/// Optional targets (Caddy, Traefik) that fail to start are skipped with a note, so
+/// a broken or incompatible install does not cost the whole run.
 fn fleet(lab: &Lab) -> Result<Fleet, String> {
     let upstream = lab.upstream()?;
     let auth = lab.auth_backend()?;
@@ -173,8 +180,8 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
         Role::NginxAuth,
     ));
     servers.push(nginx_auth);
-    match lab.caddy(up, auth.port)? {
-        Some(c) => {
+    match lab.caddy(up, auth.port) {
+        Ok(Some(c)) => {
             let pids = [c.pids(), auth.pids()].concat();
             targets.push(target(
                 "Caddy forward_auth",
@@ -186,10 +193,14 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
             ));
             servers.push(c);
         }
-        None => notes.push("Caddy skipped: no `caddy` binary (Debian package `caddy`).".into()),
+        Ok(None) => notes.push("Caddy skipped: no `caddy` binary (Debian package `caddy`).".into()),
+        Err(e) => notes.push(format!(
+            "Caddy skipped: it did not start: {}",
+            last_line(&e)
+        )),
     }
-    match lab.traefik(up, auth.port)? {
-        Some(t) => {
+    match lab.traefik(up, auth.port) {
+        Ok(Some(t)) => {
             let pids = [t.pids(), auth.pids()].concat();
             targets.push(target(
                 "Traefik forwardAuth",
@@ -201,7 +212,11 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
             ));
             servers.push(t);
         }
-        None => notes.push("Traefik skipped: no `traefik` binary on PATH.".into()),
+        Ok(None) => notes.push("Traefik skipped: no `traefik` binary on PATH.".into()),
+        Err(e) => notes.push(format!(
+            "Traefik skipped: it did not start: {}",
+            last_line(&e)
+        )),
     }
     let redis = lab.redis()?;
     let mut gateways = Vec::new();
