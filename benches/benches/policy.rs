@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Policy evaluation cost at 10 / 100 / 1,000 rules (budget: ≤ 1 µs at 1,000 rules).
 //!
 //! The rule sets look like a real deployment: a few site-wide rules without hosts

@@ -1,0 +1,65 @@
+//! A bare Pingora passthrough: the floor the gateway is measured against.
+//!
+//! Built like `sekisho`: the same Pingora version and features (workspace
+//! dependency), the same allocator (jemalloc) and the workspace release profile, and
+//! started the way `sekisho run` starts its proxy (`ServerConf` with N threads,
+//! `Server::new_with_opt_and_conf`, `http_proxy_service`). It forwards every request
+//! unchanged to one upstream, with the peer built as the gateway builds it.
+//!
+//! Usage: `bare-pingora LISTEN UPSTREAM [THREADS]`, e.g.
+//! `bare-pingora 127.0.0.1:8000 127.0.0.1:9000 1`. Stops on SIGINT/SIGTERM.
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+struct Passthrough {
+    upstream: SocketAddr,
+}
+
+#[async_trait]
+impl ProxyHttp for Passthrough {
+    type CTX = ();
+
+    fn new_ctx(&self) {}
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(HttpPeer::new(self.upstream, false, String::new())))
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(listen), Some(upstream)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: bare-pingora LISTEN UPSTREAM [THREADS]");
+        return ExitCode::from(2);
+    };
+    let Ok(upstream) = upstream.parse::<SocketAddr>() else {
+        eprintln!("bare-pingora: UPSTREAM must be an IP:port, not {upstream}");
+        return ExitCode::from(2);
+    };
+    let threads = match args.get(2).map(|t| t.parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("bare-pingora: THREADS must be a positive number");
+            return ExitCode::from(2);
+        }
+    };
+    let conf = ServerConf {
+        threads,
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream });
+    proxy.add_tcp(listen);
+    server.add_service(proxy);
+    server.run_forever()
+}
