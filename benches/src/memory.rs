@@ -173,6 +173,7 @@ pub fn idle_connections(g: &Sekisho, n: usize) -> Result<IdleResult, String> {
 
 #[derive(Debug, Clone, Default)]
 pub struct SoakResult {
+    pub duration: Duration,
     /// (seconds since start, RSS KiB); the first sample is before the load.
     pub samples: Vec<(f64, u64)>,
     pub requests: u64,
@@ -233,6 +234,7 @@ pub fn soak(
         .map_err(|_| "the wrk thread panicked".to_string())??;
     let cpu1 = tree_cpu_ticks(cpu_pids);
     Ok(SoakResult {
+        duration,
         samples,
         requests: report.requests,
         rps: report.requests_per_sec,
@@ -251,7 +253,7 @@ pub fn report(
     idle: Option<&IdleResult>,
     soak: Option<&SoakResult>,
 ) -> String {
-    let mut out = String::from("### Memory\n\n");
+    let mut out = String::new();
     let mut rows = Vec::new();
     if let Some(s) = s {
         let per = (s.rss_after_kib.saturating_sub(s.rss_before_kib) * 1024) as f64
@@ -282,6 +284,7 @@ pub fn report(
         ]);
     }
     if !rows.is_empty() {
+        out.push_str("### Memory\n\n");
         out.push_str(&table(
             &["what", "RSS before MiB", "RSS after MiB", "cost"],
             &rows,
@@ -290,9 +293,9 @@ pub fn report(
     if let Some(k) = soak {
         let rss: Vec<u64> = k.samples.iter().map(|s| s.1).collect();
         let max = rss.iter().copied().max().unwrap_or(0);
-        let duration = k.samples.last().map_or(0.0, |s| s.0);
+        let duration = k.duration.as_secs_f64();
         out.push_str(&format!(
-            "\nSoak: `two_factor` traffic (wrk, {:.0} req/s, {} requests, {} errors, {:.1} µs CPU/req) for {:.0} s, RSS every few seconds:\n\n",
+            "### Soak\n\n`two_factor` traffic (wrk, {:.0} req/s, {} requests, {} errors, {:.1} µs CPU/req) for {:.0} s, RSS every few seconds:\n\n",
             k.rps, k.requests, k.errors, k.cpu_us_per_req, duration
         ));
         out.push_str(&table(
