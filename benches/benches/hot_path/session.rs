@@ -3,8 +3,8 @@
 use criterion::{BenchmarkId, Criterion};
 use sekisho_auth::session::SessionSubject;
 use sekisho_auth::{
-    AuthLevel, Clock, MemorySessionStore, MfaMethod, SessionId, SessionKey, SessionService,
-    SessionStore, SessionTimeouts, SystemClock,
+    AuthLevel, Clock, MemorySessionStore, MfaMethod, SessionCache, SessionCacheSettings, SessionId,
+    SessionKey, SessionService, SessionStore, SessionTimeouts, SystemClock,
 };
 use std::future::Future;
 use std::hint::black_box;
@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-/// The store the proxy reads sessions through. The memory store for now; when the
-/// local session cache lands, wrap the store here and every benchmark below measures
-/// the cached path.
+/// The store the sessions live in; with `cached`, the service answers from the local
+/// session cache a gateway on Redis puts in front (a hit never reaches the store).
 fn store_under_test(capacity: usize, clock: Arc<dyn Clock>) -> Arc<dyn SessionStore> {
     Arc::new(MemorySessionStore::new(capacity, clock))
 }
@@ -30,13 +29,30 @@ fn ready<F: Future>(f: F) -> F::Output {
     }
 }
 
-fn filled(n: usize) -> (SessionService, Vec<SessionId>) {
+fn filled(n: usize, cached: bool) -> (SessionService, Vec<SessionId>) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let timeouts = SessionTimeouts {
         idle: Duration::from_secs(8 * 3600),
         lifetime: Duration::from_secs(12 * 3600),
     };
-    let service = SessionService::new(store_under_test(n + 1, clock.clone()), clock, timeouts);
+    let mut service = SessionService::new(
+        store_under_test(n + 1, clock.clone()),
+        clock.clone(),
+        timeouts,
+    );
+    if cached {
+        let cache = Arc::new(SessionCache::new(
+            SessionCacheSettings {
+                capacity: n + 1,
+                max_age: 30,
+                outage_grace: 0,
+            },
+            clock,
+        ));
+        // As when the revocation listener is subscribed.
+        cache.set_listening(true);
+        service = service.with_cache(cache);
+    }
     let groups = vec!["staff".to_string(), "admins".to_string()];
     let ids = (0..n)
         .map(|i| {
@@ -66,7 +82,19 @@ fn filled(n: usize) -> (SessionService, Vec<SessionId>) {
 pub fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("session_lookup_hit");
     for n in [1_000, 100_000] {
-        let (service, ids) = filled(n);
+        let (cached, cached_ids) = filled(n, true);
+        let cached_key = cached_ids[n / 2].key();
+        // The first lookup reads the store and fills the cache; the rest are hits.
+        assert!(ready(cached.resolve(&cached_key)).unwrap().is_some());
+        g.bench_with_input(
+            BenchmarkId::new("cache_hit_resolve", n),
+            &cached_key,
+            |b, k| b.iter(|| ready(cached.resolve(black_box(k))).unwrap().is_some()),
+        );
+        let cache = cached.cache().unwrap();
+        assert!(cache.counts().0 > 0, "the benchmark hit the cache");
+
+        let (service, ids) = filled(n, false);
         let id = &ids[n / 2];
         let key = id.key();
         assert!(ready(service.resolve(&key)).unwrap().is_some());
