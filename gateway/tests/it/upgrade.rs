@@ -134,19 +134,27 @@ fn upgrade_hands_over_the_sockets_without_refusing_a_connection() {
         })
         .collect();
 
-    std::thread::sleep(Duration::from_millis(300));
+    until("the old process answers the load", || {
+        tally.old.load(Ordering::Relaxed) >= 50
+    });
     let new = spawn(&new_file, true);
     let _new = Running(new);
     // The new process waits on the upgrade socket; the old one answers SIGQUIT by
     // sending its listeners there, serving five more seconds, then draining.
-    std::thread::sleep(Duration::from_millis(500));
+    let sock = dir.path().join("upgrade.sock");
+    until("the new process listens on the upgrade socket", || {
+        sock.exists()
+    });
     signal(&old, "-QUIT");
     let exited = wait_exit(&mut old, Duration::from_secs(20));
     assert!(
         exited.is_some(),
         "the old process did not exit after SIGQUIT"
     );
-    std::thread::sleep(Duration::from_millis(500));
+    let after_exit = tally.new.load(Ordering::Relaxed);
+    until("the new process alone answers the load", || {
+        tally.new.load(Ordering::Relaxed) >= after_exit + 50
+    });
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().unwrap();
@@ -171,13 +179,26 @@ fn upgrade_hands_over_the_sockets_without_refusing_a_connection() {
     assert_eq!(status(&admin, "/healthz"), Ok(200));
 }
 
-/// An upstream that answers each request after `delay`.
-fn slow_upstream(delay: Duration) -> String {
+/// Polls `cond` until it holds (10 s at most).
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// An upstream that answers each request after `delay`; the counter says how many
+/// requests have arrived.
+fn slow_upstream(delay: Duration) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&arrived);
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { return };
+            let counter = Arc::clone(&counter);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 let mut seen = Vec::new();
@@ -187,12 +208,13 @@ fn slow_upstream(delay: Duration) -> String {
                         Ok(n) => seen.extend_from_slice(&buf[..n]),
                     }
                 }
+                counter.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(delay);
                 let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow");
             });
         }
     });
-    addr
+    (addr, arrived)
 }
 
 #[test]
@@ -200,7 +222,7 @@ fn sigterm_finishes_in_flight_requests_within_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", sekisho_testkit::free_port());
     let admin = format!("127.0.0.1:{}", sekisho_testkit::free_port());
-    let upstream = slow_upstream(Duration::from_millis(1500));
+    let (upstream, arrived) = slow_upstream(Duration::from_millis(1500));
     let file = dir.path().join("sekisho.toml");
     let text = config(
         &listen,
@@ -218,7 +240,9 @@ fn sigterm_finishes_in_flight_requests_within_the_grace_period() {
         let listen = listen.clone();
         std::thread::spawn(move || status(&listen, "/slow"))
     };
-    std::thread::sleep(Duration::from_millis(300));
+    until("the request reached the upstream", || {
+        arrived.load(Ordering::SeqCst) == 1
+    });
     let sent = Instant::now();
     signal(&gw, "-TERM");
 

@@ -68,7 +68,7 @@ async fn reload_applies_rules_without_dropping_requests(gw: &TestGateway) {
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    until_count(&tally.ok, 20, "answered before the reload").await;
 
     // The rule and the support contact change; the help page and the rule follow.
     edit_config(gw, |t| {
@@ -79,7 +79,7 @@ async fn reload_applies_rules_without_dropping_requests(gw: &TestGateway) {
     assert!(body.contains("applied generation 2"), "{body}");
     assert!(body.contains("changed: rules, support"), "{body}");
     assert!(body.contains("needs restart: none"), "{body}");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    until_count(&tally.denied, 20, "denied after the reload").await;
     stop.store(true, Ordering::Relaxed);
     for l in loops {
         l.await.unwrap();
@@ -182,3 +182,15 @@ async fn reload_applies_rules_without_dropping_requests(gw: &TestGateway) {
     );
 }
 crate::on_both_stores!(reload_applies_rules_without_dropping_requests);
+
+/// Waits (10 s at most) until the load loop has counted `n` of something.
+async fn until_count(counter: &AtomicU64, n: u64, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counter.load(std::sync::atomic::Ordering::Relaxed) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: fewer than {n}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
