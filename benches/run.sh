@@ -39,7 +39,10 @@ install_missing
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 target="${CARGO_TARGET_DIR:-target}"
+# SEKISHO_BENCH_PROFILE=bench-quick builds without fat LTO for quick iterations;
+# the published figures use the release profile.
+profile="${SEKISHO_BENCH_PROFILE:-release}"
 if [ -z "${SEKISHO_BENCH_SKIP_BUILD:-}" ]; then
-  cargo build --release --locked -p sekisho-gateway -p sekisho-benches --bins
+  cargo build --profile "$profile" --locked -p sekisho-gateway -p sekisho-benches --bins
 fi
-exec "$target/release/sekisho-bench" --bin-dir "$target/release" "$@"
+exec "$target/$profile/sekisho-bench" --bin-dir "$target/$profile" "$@"

@@ -5,11 +5,16 @@
 //! an unbounded pool would let such a storm exhaust memory. So a fixed number of
 //! threads take jobs from a bounded queue; when the queue is full callers get
 //! [`AuthError::HasherBusy`] at once instead of piling up.
+//!
+//! The threads also run below the proxy workers' priority (`password.thread_priority`,
+//! `SCHED_IDLE` by default). Without that, on a small machine a storm of sign-ins holds
+//! the cores when a proxy worker wakes up, and proxied requests wait for the
+//! scheduler's next turn: that, not the work itself, is what made their p99 grow.
 use crate::error::AuthError;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use parking_lot::Mutex;
-use sekisho_config::PasswordSettings;
+use sekisho_config::{HashThreadPriority, PasswordSettings};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -100,12 +105,16 @@ impl PasswordHasher {
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let (tx, rx) = sync_channel::<Job>(settings.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
+        let priority = settings.thread_priority;
         for i in 0..settings.max_concurrent.max(1) {
             let rx = Arc::clone(&rx);
             let argon = argon.clone();
             std::thread::Builder::new()
                 .name(format!("sekisho-hash-{i}"))
-                .spawn(move || worker(&rx, &argon))
+                .spawn(move || {
+                    lower_priority(priority);
+                    worker(&rx, &argon)
+                })
                 .map_err(|e| AuthError::Hashing(format!("cannot start hashing thread: {e}")))?;
         }
         let dummy = hash_now(&argon, "sekisho-dummy-password-for-timing")?;
@@ -176,6 +185,29 @@ impl PasswordHasher {
             TrySendError::Full(_) => AuthError::HasherBusy,
             TrySendError::Disconnected(_) => AuthError::Hashing("hashing threads stopped".into()),
         })
+    }
+}
+
+/// Puts the calling (hashing) thread below the proxy workers. Lowering a thread's own
+/// priority needs no privilege; where it still fails (a seccomp filter, another OS)
+/// hashing goes on at normal priority and says so once.
+fn lower_priority(priority: HashThreadPriority) {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let policy = match priority {
+        HashThreadPriority::Normal => return,
+        HashThreadPriority::Idle => NormalThreadSchedulePolicy::Idle,
+        HashThreadPriority::Low => NormalThreadSchedulePolicy::Batch,
+    };
+    let set = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(policy),
+    );
+    if let Err(e) = set {
+        tracing::warn!(error = ?e, ?priority, "cannot lower the password hashing threads' priority");
     }
 }
 

@@ -180,8 +180,9 @@ impl Lab {
         self.start_nginx("nginx-auth", &body, locations)
     }
 
-    /// The bare Pingora passthrough (`bare-pingora` from `bin_dir`).
-    pub fn bare_pingora(&self, upstream: u16) -> Result<Server, String> {
+    /// The bare Pingora passthrough (`bare-pingora` from `bin_dir`), with the
+    /// gateway's default upstream timeouts on its peer when `timeouts`.
+    pub fn bare_pingora(&self, upstream: u16, timeouts: bool) -> Result<Server, String> {
         let bin = self.bin_dir.join("bare-pingora");
         if !bin.is_file() {
             return Err(format!(
@@ -194,6 +195,9 @@ impl Lab {
         cmd.arg(format!("127.0.0.1:{port}"))
             .arg(format!("127.0.0.1:{upstream}"))
             .arg(self.threads.to_string());
+        if timeouts {
+            cmd.arg("timeouts");
+        }
         let mut s = Server {
             name: "bare-pingora".into(),
             port,

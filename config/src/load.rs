@@ -392,6 +392,7 @@ impl Validator<'_> {
             iterations: p.iterations,
             parallelism: p.parallelism,
             max_concurrent: p.max_concurrent,
+            thread_priority: p.thread_priority,
             queue: p.queue,
             min_length: p.min_length,
             self_service_reset: p.self_service_reset,

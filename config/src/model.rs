@@ -162,10 +162,26 @@ pub struct PasswordSettings {
     pub iterations: u32,
     pub parallelism: u32,
     pub max_concurrent: usize,
+    pub thread_priority: HashThreadPriority,
     pub queue: usize,
     pub min_length: usize,
     pub self_service_reset: bool,
     pub reset_link_ttl: std::time::Duration,
+}
+
+/// How the hashing threads compete with the proxy workers for the CPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashThreadPriority {
+    /// Linux `SCHED_IDLE`: a proxy worker that wakes up takes the core at once, so a
+    /// sign-in storm does not add latency to proxied traffic. When every core is busy
+    /// with proxying, sign-ins wait (and the queue answers "busy" when full).
+    #[default]
+    Idle,
+    /// Nice 19: hashing yields to proxying but still gets a small share of a busy CPU.
+    Low,
+    /// The same priority as the proxy workers.
+    Normal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

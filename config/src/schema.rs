@@ -308,6 +308,9 @@ pub struct PasswordSection {
     /// Hashes computed at once; each uses `memory_kib` of RAM and one core.
     #[serde(default = "default_hash_workers")]
     pub max_concurrent: usize,
+    /// `idle` (default), `low` or `normal`: see [`crate::HashThreadPriority`].
+    #[serde(default)]
+    pub thread_priority: crate::HashThreadPriority,
     /// Hash requests allowed to wait; beyond this sign-in answers "busy".
     #[serde(default = "default_hash_queue")]
     pub queue: usize,
@@ -328,6 +331,7 @@ impl Default for PasswordSection {
             iterations: default_t(),
             parallelism: default_p(),
             max_concurrent: default_hash_workers(),
+            thread_priority: crate::HashThreadPriority::default(),
             queue: default_hash_queue(),
             min_length: default_min_len(),
             self_service_reset: default_self_reset(),

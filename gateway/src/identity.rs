@@ -3,6 +3,11 @@
 //! Header names are parsed once at start-up. Client-sent copies of every identity
 //! header (the configured names and the default `Remote-*` ones, any case, any number
 //! of times) are removed before Sekisho adds its own.
+//!
+//! This runs on every proxied request, so it avoids work that is not needed: one
+//! pass over the request's names finds forged headers (usually none) instead of a
+//! removal attempt per name, and each value is built with one allocation.
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use sekisho_auth::Session;
@@ -51,9 +56,13 @@ impl IdentityHeaders {
 
     /// Removes every client-supplied identity header.
     pub fn strip(&self, req: &mut RequestHeader) {
+        let forged = |h: &HeaderName| req.headers.contains_key(h);
+        if !self.strip.iter().any(forged) {
+            return;
+        }
         for h in &self.strip {
             // `remove_header` drops every value of the name.
-            while req.remove_header(h).is_some() {}
+            req.remove_header(h);
         }
     }
 
@@ -61,37 +70,64 @@ impl IdentityHeaders {
     pub fn insert(&self, req: &mut RequestHeader, s: &Session) -> pingora::Result<()> {
         req.insert_header(self.user.clone(), value(&s.email))?;
         req.insert_header(self.email.clone(), value(&s.email))?;
-        req.insert_header(self.groups.clone(), value(&s.groups_header()))?;
+        req.insert_header(self.groups.clone(), owned_value(s.groups_header()))?;
         // Names may be Japanese: sent as raw UTF-8, as other gateways do.
         req.insert_header(self.name.clone(), value(&s.display_name))?;
         Ok(())
     }
 }
 
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
 /// A header value from text; control characters (which would split headers) are dropped.
 fn value(s: &str) -> HeaderValue {
-    let clean: Vec<u8> = s.bytes().filter(|b| *b >= 0x20 && *b != 0x7f).collect();
+    if !s.bytes().any(is_control) {
+        return HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
+    }
+    let clean: Vec<u8> = s.bytes().filter(|b| !is_control(*b)).collect();
     HeaderValue::from_bytes(&clean).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// [`value`] of a string built for it: its buffer becomes the value, without a copy.
+fn owned_value(s: String) -> HeaderValue {
+    if s.bytes().any(is_control) {
+        return value(&s);
+    }
+    HeaderValue::from_maybe_shared(Bytes::from(s)).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// An IP address as a header value, formatted on the stack.
+fn ip_value(ip: std::net::IpAddr) -> HeaderValue {
+    use std::io::Write as _;
+    // The longest IPv6 text form is 45 bytes.
+    let mut buf = [0u8; 48];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cursor, "{ip}");
+    let len = cursor.position() as usize;
+    HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Sets `X-Forwarded-For/-Proto/-Host`. A client's own values are kept (and the peer
 /// appended) only when the TCP peer is a trusted proxy; otherwise they are replaced.
 pub fn set_forwarded(
     req: &mut RequestHeader,
-    peer_ip: &str,
+    peer_ip: std::net::IpAddr,
     peer_trusted: bool,
     proto: &'static str,
 ) -> pingora::Result<()> {
     let xff = match (peer_trusted, req.headers.get("x-forwarded-for")) {
         (true, Some(prev)) => {
+            let peer = ip_value(peer_ip);
             let mut v = prev.as_bytes().to_vec();
             v.extend_from_slice(b", ");
-            v.extend_from_slice(peer_ip.as_bytes());
-            HeaderValue::from_bytes(&v).unwrap_or_else(|_| value(peer_ip))
+            v.extend_from_slice(peer.as_bytes());
+            HeaderValue::from_bytes(&v).unwrap_or(peer)
         }
-        _ => value(peer_ip),
+        _ => ip_value(peer_ip),
     };
-    while req.remove_header("x-forwarded-for").is_some() {}
+    // `insert_header` replaces every value a client sent.
     req.insert_header("x-forwarded-for", xff)?;
     if !(peer_trusted && req.headers.contains_key("x-forwarded-proto")) {
         req.insert_header("x-forwarded-proto", proto)?;
@@ -170,7 +206,7 @@ mod tests {
         req.insert_header("host", "app.test").unwrap();
         req.append_header("x-forwarded-for", "6.6.6.6").unwrap();
         req.append_header("x-forwarded-proto", "https").unwrap();
-        set_forwarded(&mut req, "192.0.2.1", false, "http").unwrap();
+        set_forwarded(&mut req, [192, 0, 2, 1].into(), false, "http").unwrap();
         assert_eq!(req.headers.get("x-forwarded-for").unwrap(), "192.0.2.1");
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "http");
         assert_eq!(req.headers.get("x-forwarded-host").unwrap(), "app.test");
@@ -179,11 +215,34 @@ mod tests {
         req.append_header("x-forwarded-for", "198.51.100.1")
             .unwrap();
         req.append_header("x-forwarded-proto", "https").unwrap();
-        set_forwarded(&mut req, "10.0.0.1", true, "http").unwrap();
+        set_forwarded(&mut req, [10, 0, 0, 1].into(), true, "http").unwrap();
         assert_eq!(
             req.headers.get("x-forwarded-for").unwrap(),
             "198.51.100.1, 10.0.0.1"
         );
         assert_eq!(req.headers.get("x-forwarded-proto").unwrap(), "https");
+
+        // Several forged values are all replaced; the longest IPv6 form fits.
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("X-Forwarded-For", "6.6.6.6").unwrap();
+        req.append_header("x-forwarded-for", "7.7.7.7").unwrap();
+        let v6: std::net::IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .unwrap();
+        set_forwarded(&mut req, v6, false, "https").unwrap();
+        let all: Vec<_> = req.headers.get_all("x-forwarded-for").iter().collect();
+        assert_eq!(all, [v6.to_string().as_str()]);
+        let mut wire = Vec::new();
+        req.header_to_h1_wire(&mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        assert_eq!(wire.matches("orwarded-For").count(), 1, "{wire}");
+    }
+
+    #[test]
+    fn identity_values_drop_control_characters_only() {
+        assert_eq!(value("a@example.com"), "a@example.com");
+        assert_eq!(value("a\r\nb\x7f"), "ab");
+        assert_eq!(owned_value("admins,staff".into()), "admins,staff");
+        assert_eq!(owned_value("x\ny".into()), "xy");
     }
 }

@@ -592,7 +592,7 @@ impl ProxyHttp for SekishoProxy {
         }
         req.insert_header("x-request-id", ctx.request_id())?;
         let proto = self.scheme(session, ctx);
-        crate::identity::set_forwarded(req, &ctx.peer_ip.to_string(), ctx.peer_trusted, proto)?;
+        crate::identity::set_forwarded(req, ctx.peer_ip, ctx.peer_trusted, proto)?;
         // Last, so the upstream's time excludes our own header work.
         ctx.upstream_sent = Some(Instant::now());
         Ok(())

@@ -10,6 +10,7 @@ async fn suite(store: AccountStore) {
         iterations: 1,
         parallelism: 1,
         max_concurrent: 1,
+        thread_priority: sekisho_config::HashThreadPriority::Idle,
         queue: 8,
         min_length: 10,
         self_service_reset: true,

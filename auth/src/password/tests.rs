@@ -6,6 +6,7 @@ fn settings(queue: usize) -> PasswordSettings {
         iterations: 1,
         parallelism: 1,
         max_concurrent: 1,
+        thread_priority: HashThreadPriority::Idle,
         queue,
         min_length: 10,
         self_service_reset: true,
@@ -91,4 +92,53 @@ async fn full_queue_answers_busy_instead_of_piling_up() {
         busy >= 1,
         "a burst beyond the queue is refused, not queued forever"
     );
+}
+
+/// `(nice, policy)` of this process's threads named `sekisho-hash-*`, from
+/// `/proc/self/task/*/stat` (fields 19 and 41).
+fn hashing_thread_schedules() -> Vec<(i64, u32)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with("sekisho-hash-") {
+            continue;
+        }
+        let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        found.push((rest[16].parse().unwrap(), rest[38].parse().unwrap()));
+    }
+    found
+}
+
+#[test]
+fn hashing_threads_run_below_the_proxy_workers() {
+    const SCHED_BATCH: u32 = 3;
+    const SCHED_IDLE: u32 = 5;
+    let _idle = PasswordHasher::new(&settings(8)).unwrap();
+    let _low = PasswordHasher::new(&PasswordSettings {
+        max_concurrent: 3,
+        thread_priority: HashThreadPriority::Low,
+        ..settings(8)
+    })
+    .unwrap();
+    // Each thread lowers its own priority as it starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let threads = hashing_thread_schedules();
+        let low = threads.iter().filter(|t| **t == (19, SCHED_BATCH)).count();
+        let idle = threads.iter().filter(|t| t.1 == SCHED_IDLE).count();
+        // Only this test asks for `low`; the others' hashers are `idle` like `_idle`.
+        if low >= 3 && idle >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hashing threads (nice, policy): {threads:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

@@ -6,19 +6,24 @@
 //! `Server::new_with_opt_and_conf`, `http_proxy_service`). It forwards every request
 //! unchanged to one upstream, with the peer built as the gateway builds it.
 //!
-//! Usage: `bare-pingora LISTEN UPSTREAM [THREADS]`, e.g.
-//! `bare-pingora 127.0.0.1:8000 127.0.0.1:9000 1`. Stops on SIGINT/SIGTERM.
+//! Usage: `bare-pingora LISTEN UPSTREAM [THREADS] [timeouts]`, e.g.
+//! `bare-pingora 127.0.0.1:8000 127.0.0.1:9000 1`. With `timeouts`, the peer gets
+//! the gateway's default upstream timeouts (connect 5 s, read, write and idle 60 s):
+//! that shows what Pingora's timeout machinery costs by itself. Stops on
+//! SIGINT/SIGTERM.
 use async_trait::async_trait;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 struct Passthrough {
     upstream: SocketAddr,
+    timeouts: bool,
 }
 
 #[async_trait]
@@ -28,14 +33,23 @@ impl ProxyHttp for Passthrough {
     fn new_ctx(&self) {}
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
-        Ok(Box::new(HttpPeer::new(self.upstream, false, String::new())))
+        let mut peer = HttpPeer::new(self.upstream, false, String::new());
+        if self.timeouts {
+            let o = &mut peer.options;
+            o.connection_timeout = Some(Duration::from_secs(5));
+            o.total_connection_timeout = Some(Duration::from_secs(5));
+            o.read_timeout = Some(Duration::from_secs(60));
+            o.write_timeout = Some(Duration::from_secs(60));
+            o.idle_timeout = Some(Duration::from_secs(60));
+        }
+        Ok(Box::new(peer))
     }
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(listen), Some(upstream)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: bare-pingora LISTEN UPSTREAM [THREADS]");
+        eprintln!("usage: bare-pingora LISTEN UPSTREAM [THREADS] [timeouts]");
         return ExitCode::from(2);
     };
     let Ok(upstream) = upstream.parse::<SocketAddr>() else {
@@ -50,6 +64,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let timeouts = match args.get(3).map(String::as_str) {
+        None => false,
+        Some("timeouts") => true,
+        Some(other) => {
+            eprintln!("bare-pingora: the fourth argument can only be `timeouts`, not {other}");
+            return ExitCode::from(2);
+        }
+    };
     let conf = ServerConf {
         threads,
         grace_period_seconds: Some(0),
@@ -58,7 +80,7 @@ fn main() -> ExitCode {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream });
+    let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream, timeouts });
     proxy.add_tcp(listen);
     server.add_service(proxy);
     server.run_forever()

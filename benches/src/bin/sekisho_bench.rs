@@ -149,7 +149,7 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
     let mut targets = Vec::new();
     let mut notes = Vec::new();
     let mut servers = Vec::new();
-    let bare = lab.bare_pingora(up)?;
+    let bare = lab.bare_pingora(up, false)?;
     targets.push(target(
         "bare Pingora",
         &bare,
@@ -159,6 +159,17 @@ fn fleet(lab: &Lab) -> Result<Fleet, String> {
         Role::BarePingora,
     ));
     servers.push(bare);
+    // The same with the upstream timeouts every Sekisho peer has: what they cost.
+    let timed = lab.bare_pingora(up, true)?;
+    targets.push(target(
+        "bare Pingora + timeouts",
+        &timed,
+        "/",
+        None,
+        timed.pids(),
+        Role::Other,
+    ));
+    servers.push(timed);
     let nginx = lab.nginx_proxy(up)?;
     targets.push(target(
         "nginx proxy",
