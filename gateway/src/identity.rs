@@ -84,7 +84,9 @@ fn is_control(b: u8) -> bool {
 /// A header value from text; control characters (which would split headers) are dropped.
 fn value(s: &str) -> HeaderValue {
     if !s.bytes().any(is_control) {
-        return HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
+        // `from_bytes`, not `from_str`: UTF-8 names (bytes ≥ 0x80) are allowed.
+        return HeaderValue::from_bytes(s.as_bytes())
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
     }
     let clean: Vec<u8> = s.bytes().filter(|b| !is_control(*b)).collect();
     HeaderValue::from_bytes(&clean).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -244,5 +246,10 @@ mod tests {
         assert_eq!(value("a\r\nb\x7f"), "ab");
         assert_eq!(owned_value("admins,staff".into()), "admins,staff");
         assert_eq!(owned_value("x\ny".into()), "xy");
+        assert_eq!(value("山田 太郎").as_bytes(), "山田 太郎".as_bytes());
+        assert_eq!(
+            owned_value("経理,総務".into()).as_bytes(),
+            "経理,総務".as_bytes()
+        );
     }
 }
