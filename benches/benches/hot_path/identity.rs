@@ -84,7 +84,7 @@ pub fn bench(c: &mut Criterion) {
                 |r| {
                     ids.strip(r);
                     ids.insert(r, black_box(&s)).unwrap();
-                    set_forwarded(r, "203.0.113.9", false, "https").unwrap();
+                    set_forwarded(r, black_box([203, 0, 113, 9].into()), false, "https").unwrap();
                 },
                 BatchSize::SmallInput,
             )
