@@ -152,11 +152,13 @@ pub fn stop_all_on_signal() {
             let pids: Vec<u32> = registry().clone();
             let family: Vec<u32> = pids.iter().flat_map(|p| crate::procfs::tree(*p)).collect();
             signal("TERM", &pids);
-            std::thread::sleep(Duration::from_millis(1500));
-            let left: Vec<u32> = family
-                .into_iter()
-                .filter(|p| Path::new(&format!("/proc/{p}")).exists())
-                .collect();
+            // Up to 1.5 s to exit on SIGTERM, then SIGKILL for what is left.
+            let alive = |p: &u32| Path::new(&format!("/proc/{p}")).exists();
+            let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+            while family.iter().any(alive) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let left: Vec<u32> = family.into_iter().filter(alive).collect();
             signal("KILL", &left);
             std::process::exit(130);
         });

@@ -10,7 +10,7 @@
 //! process's VmRSS before and after. One of the sessions is then used through the
 //! proxy, so they are real. The idle connections and the soak use the real `sekisho`
 //! process.
-use crate::procfs::{established_to, rss_kib, ticks_to_us, tree_cpu_ticks};
+use crate::procfs::{established_to, rss_kib, settled_rss_kib, ticks_to_us, tree_cpu_ticks};
 use crate::report::{num, table};
 use crate::sekisho::{Sekisho, Store};
 use crate::servers::{free_port, Lab};
@@ -49,9 +49,8 @@ pub fn sessions(lab: &Lab, upstream: u16, n: usize) -> Result<SessionsResult, St
         .map_err(|e| e.to_string())?;
     crate::sekisho::expect_upstream(port, "/bypass", None)?;
     let me = std::process::id();
-    // Let start-up work settle before the baseline.
-    std::thread::sleep(Duration::from_millis(500));
-    let before = rss_kib(me).unwrap_or(0);
+    // Start-up work settles before the baseline.
+    let before = settled_rss_kib(me).unwrap_or(0);
     let t0 = Instant::now();
     let groups = vec!["staff".to_string(), "engineering".to_string()];
     let last = app
@@ -87,8 +86,7 @@ pub fn sessions(lab: &Lab, upstream: u16, n: usize) -> Result<SessionsResult, St
         })
         .ok_or("the gateway's I/O runtime is gone")??;
     let fill_secs = t0.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(500));
-    let after = rss_kib(me).unwrap_or(0);
+    let after = settled_rss_kib(me).unwrap_or(0);
     if let Some(id) = last {
         let cookie = format!("{}={}", app.ui.config.session_cookie, id.as_cookie_value());
         crate::sekisho::expect_upstream(port, "/two", Some(&cookie))?;
@@ -155,8 +153,7 @@ pub fn idle_connections(g: &Sekisho, n: usize) -> Result<IdleResult, String> {
             }
         }
     }
-    std::thread::sleep(Duration::from_secs(2));
-    let after = rss_kib(pid).unwrap_or(0);
+    let after = settled_rss_kib(pid).unwrap_or(0);
     let me = [std::process::id()];
     let still_open = established_to(g.server.port, Some(&me));
     let r = IdleResult {

@@ -79,6 +79,22 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     status_field_kib(&status, "VmRSS:")
 }
 
+/// VmRSS once it has stopped moving: read every 100 ms until two readings in a row are
+/// within 64 KiB (at most 5 s), so a measurement waits for the process to settle rather
+/// than for a fixed time.
+pub fn settled_rss_kib(pid: u32) -> Option<u64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut last = rss_kib(pid)?;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = rss_kib(pid)?;
+        if now.abs_diff(last) <= 64 || std::time::Instant::now() >= deadline {
+            return Some(now);
+        }
+        last = now;
+    }
+}
+
 fn status_field_kib(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
@@ -151,6 +167,14 @@ fn count_established(table: &str, port: u16, inodes: Option<&HashSet<u64>>) -> u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settled_rss_is_read_once_it_stops_moving() {
+        let me = std::process::id();
+        let settled = settled_rss_kib(me).unwrap();
+        assert!(settled > 0);
+        assert!(settled_rss_kib(u32::MAX).is_none(), "no such process");
+    }
 
     #[test]
     fn stat_fields_after_an_awkward_name() {

@@ -16,14 +16,14 @@ use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 struct Passthrough {
     upstream: SocketAddr,
-    timeouts: bool,
+    /// The gateway's default upstream timeouts, when asked for (read once at start).
+    timeouts: Option<sekisho_config::schema::UpstreamSection>,
 }
 
 #[async_trait]
@@ -34,13 +34,13 @@ impl ProxyHttp for Passthrough {
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
         let mut peer = HttpPeer::new(self.upstream, false, String::new());
-        if self.timeouts {
+        if let Some(t) = &self.timeouts {
             let o = &mut peer.options;
-            o.connection_timeout = Some(Duration::from_secs(5));
-            o.total_connection_timeout = Some(Duration::from_secs(5));
-            o.read_timeout = Some(Duration::from_secs(60));
-            o.write_timeout = Some(Duration::from_secs(60));
-            o.idle_timeout = Some(Duration::from_secs(60));
+            o.connection_timeout = Some(t.connect_timeout.0);
+            o.total_connection_timeout = Some(t.connect_timeout.0);
+            o.read_timeout = Some(t.read_timeout.0);
+            o.write_timeout = Some(t.write_timeout.0);
+            o.idle_timeout = Some(t.idle_timeout.0);
         }
         Ok(Box::new(peer))
     }
@@ -80,7 +80,14 @@ fn main() -> ExitCode {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream, timeouts });
+    let mut proxy = http_proxy_service(
+        &server.configuration,
+        Passthrough {
+            upstream,
+            // The gateway's own defaults, so the two cannot drift apart.
+            timeouts: timeouts.then(sekisho_config::schema::UpstreamSection::default),
+        },
+    );
     proxy.add_tcp(listen);
     server.add_service(proxy);
     server.run_forever()
